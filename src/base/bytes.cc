@@ -2,8 +2,8 @@
 
 namespace floe {
 
-uint32_t byte_reader::read_uvarint32() {
-    uint64_t value = read_uvarint64();
+uint32_t byte_reader::read_uvarint32_slow() {
+    uint64_t value = read_uvarint64_slow();
     if (value > 0xffffffffULL) {
         fail(errc::corrupt, "varint at offset " + std::to_string(_pos) + " exceeds 32 bits");
         return 0;
@@ -11,7 +11,7 @@ uint32_t byte_reader::read_uvarint32() {
     return static_cast<uint32_t>(value);
 }
 
-uint64_t byte_reader::read_uvarint64() {
+uint64_t byte_reader::read_uvarint64_slow() {
     uint64_t value = 0;
     for (int shift = 0; shift < 70; shift += 7) {
         if (_pos >= _data.size()) {

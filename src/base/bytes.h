@@ -74,9 +74,19 @@ public:
     bool read_bool() { return read_be<uint8_t>() != 0; }
 
     // Unsigned LEB128 of at most 5 bytes whose value fits 32 bits.
-    uint32_t read_uvarint32();
+    uint32_t read_uvarint32() {
+        if (_pos < _data.size() && _data[_pos] < 0x80) {  // one byte: inline fast path
+            return _data[_pos++];
+        }
+        return read_uvarint32_slow();
+    }
     // Unsigned LEB128 of at most 10 bytes.
-    uint64_t read_uvarint64();
+    uint64_t read_uvarint64() {
+        if (_pos < _data.size() && _data[_pos] < 0x80) {
+            return _data[_pos++];
+        }
+        return read_uvarint64_slow();
+    }
     int32_t read_varint32() {
         uint32_t raw = read_uvarint32();
         return static_cast<int32_t>((raw >> 1) ^ (~(raw & 1) + 1));
@@ -102,6 +112,8 @@ public:
 
 private:
     static status ok_status() { return {}; }
+    uint32_t read_uvarint32_slow();
+    uint64_t read_uvarint64_slow();
 
     template <typename U>
     U read_be() {

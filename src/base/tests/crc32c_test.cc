@@ -50,5 +50,62 @@ TEST(Crc32c, ExtendIsConcatenation) {
     EXPECT_EQ(whole, crc_of("hello, world"));
 }
 
+// Lengths straddling the three-lane block sizes of the hardware path (3 x 256
+// and 3 x 8192 bytes) at every alignment of an 8-byte word and beyond.
+TEST(Crc32c, HardwareAndPortableAgreeAroundBlockSizes) {
+    std::mt19937 rng(7);
+    std::vector<uint8_t> data(4 * 3 * 8192 + 64);
+    for (auto& b : data) b = static_cast<uint8_t>(rng());
+    std::vector<size_t> lengths;
+    for (size_t block : {3u * 256u, 3u * 8192u}) {
+        for (size_t multiple : {1u, 2u, 3u}) {
+            for (int delta = -17; delta <= 17; ++delta) {
+                lengths.push_back(static_cast<size_t>(static_cast<long>(block * multiple) + delta));
+            }
+        }
+    }
+    lengths.push_back(3 * 8192 + 3 * 256 + 5);
+    lengths.push_back(3 * 8192 * 2 + 3 * 256 * 3 + 8 * 7 + 7);
+    for (size_t offset = 0; offset < 24; ++offset) {
+        for (size_t len : lengths) {
+            ASSERT_LE(offset + len, data.size());
+            ASSERT_EQ(crc32c_extend(0, data.data() + offset, len),
+                      crc32c_portable(0, data.data() + offset, len))
+                << "offset " << offset << " len " << len;
+        }
+    }
+}
+
+TEST(Crc32c, ExtendSplitAnywhereMatchesWhole) {
+    std::mt19937 rng(9);
+    std::vector<uint8_t> data(3 * 8192 + 3 * 256 + 100);
+    for (auto& b : data) b = static_cast<uint8_t>(rng());
+    const uint32_t whole = crc32c(data);
+    for (size_t split = 0; split <= data.size(); split += 97) {
+        uint32_t first = crc32c_extend(0, data.data(), split);
+        EXPECT_EQ(crc32c_extend(first, data.data() + split, data.size() - split), whole)
+            << "split " << split;
+        uint32_t second = crc32c_extend(0, data.data() + split, data.size() - split);
+        EXPECT_EQ(crc32c_combine(first, second, data.size() - split), whole) << "split " << split;
+    }
+}
+
+// A large known value, independent of the implementation under test: the CRC
+// of 1 MiB of bytes i * 7 mod 256, computed with a bit-at-a-time reference.
+TEST(Crc32c, LargeBufferMatchesBitwiseReference) {
+    std::vector<uint8_t> data(1 << 20);
+    for (size_t i = 0; i < data.size(); ++i)
+        data[i] = static_cast<uint8_t>(i * 7);
+    uint32_t reference = 0xFFFFFFFFu;
+    for (uint8_t b : data) {
+        reference ^= b;
+        for (int k = 0; k < 8; ++k)
+            reference = (reference >> 1) ^ ((reference & 1) ? 0x82F63B78u : 0);
+    }
+    reference = ~reference;
+    EXPECT_EQ(crc32c(data), reference);
+    EXPECT_EQ(crc32c_portable(0, data.data(), data.size()), reference);
+}
+
 }  // namespace
 }  // namespace floe
