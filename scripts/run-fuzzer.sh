@@ -2,7 +2,7 @@
 # run-fuzzer.sh BINARY SECONDS SEED_DIR: runs a libFuzzer target for SECONDS
 # on a scratch copy of the committed seed corpus. Fails on any finding.
 set -euo pipefail
-binary=$1 seconds=$2 seeds=$3
+binary=$(realpath -m "$1") seconds=$2 seeds=$(realpath -m "$3")
 if [ ! -x "$binary" ]; then
   echo "fuzzer binary $binary is missing: run 'make fuzz' first" >&2
   exit 1

@@ -562,4 +562,728 @@ floe::status decode_request_body(int16_t key, int16_t version, floe::byte_reader
     return reader.to_status();
 }
 
+floe::status reencode_request_body(int16_t key, int16_t version, floe::byte_reader& reader,
+                                   floe::byte_vector& out) {
+    switch (key) {
+        case 0: {
+            produce_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 1: {
+            fetch_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 2: {
+            list_offsets_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 3: {
+            metadata_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 4: {
+            leader_and_isr_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 5: {
+            stop_replica_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 6: {
+            update_metadata_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 7: {
+            controlled_shutdown_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 8: {
+            offset_commit_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 9: {
+            offset_fetch_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 10: {
+            find_coordinator_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 11: {
+            join_group_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 12: {
+            heartbeat_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 13: {
+            leave_group_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 14: {
+            sync_group_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 15: {
+            describe_groups_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 16: {
+            list_groups_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 17: {
+            sasl_handshake_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 18: {
+            api_versions_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 19: {
+            create_topics_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 20: {
+            delete_topics_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 21: {
+            delete_records_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 22: {
+            init_producer_id_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 23: {
+            offset_for_leader_epoch_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 24: {
+            add_partitions_to_txn_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 25: {
+            add_offsets_to_txn_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 26: {
+            end_txn_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 27: {
+            write_txn_markers_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 28: {
+            txn_offset_commit_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 29: {
+            describe_acls_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 30: {
+            create_acls_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 31: {
+            delete_acls_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 32: {
+            describe_configs_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 33: {
+            alter_configs_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 34: {
+            alter_replica_log_dirs_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 35: {
+            describe_log_dirs_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 36: {
+            sasl_authenticate_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 37: {
+            create_partitions_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 38: {
+            create_delegation_token_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 39: {
+            renew_delegation_token_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 40: {
+            expire_delegation_token_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 41: {
+            describe_delegation_token_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 42: {
+            delete_groups_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 43: {
+            elect_leaders_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 44: {
+            incremental_alter_configs_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 45: {
+            alter_partition_reassignments_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 46: {
+            list_partition_reassignments_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 47: {
+            offset_delete_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 48: {
+            describe_client_quotas_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 49: {
+            alter_client_quotas_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 50: {
+            describe_user_scram_credentials_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 51: {
+            alter_user_scram_credentials_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 52: {
+            vote_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 53: {
+            begin_quorum_epoch_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 54: {
+            end_quorum_epoch_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 55: {
+            describe_quorum_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 56: {
+            alter_partition_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 57: {
+            update_features_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 58: {
+            envelope_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 59: {
+            fetch_snapshot_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 60: {
+            describe_cluster_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 61: {
+            describe_producers_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 62: {
+            broker_registration_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 63: {
+            broker_heartbeat_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 64: {
+            unregister_broker_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 65: {
+            describe_transactions_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 66: {
+            list_transactions_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 67: {
+            allocate_producer_ids_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 68: {
+            consumer_group_heartbeat_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 69: {
+            consumer_group_describe_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 70: {
+            controller_registration_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 71: {
+            get_telemetry_subscriptions_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 72: {
+            push_telemetry_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 73: {
+            assign_replicas_to_dirs_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 74: {
+            list_client_metrics_resources_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 75: {
+            describe_topic_partitions_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 76: {
+            share_group_heartbeat_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 77: {
+            share_group_describe_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 78: {
+            share_fetch_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 79: {
+            share_acknowledge_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 80: {
+            add_raft_voter_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 81: {
+            remove_raft_voter_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 82: {
+            update_raft_voter_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 83: {
+            initialize_share_group_state_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 84: {
+            read_share_group_state_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 85: {
+            write_share_group_state_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 86: {
+            delete_share_group_state_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        case 87: {
+            read_share_group_state_summary_request body;
+            FLOE_TRY(body.decode(reader, version));
+            floe::byte_writer writer(out);
+            body.encode(writer, version);
+            return {};
+        }
+        default:
+            break;
+    }
+    reader.fail(errc::unsupported, "unknown api key " + std::to_string(key));
+    return reader.to_status();
+}
+
+int16_t request_header_version(int16_t key, int16_t version) {
+    const api_info* api = find_api(key);
+    if (api == nullptr || version < api->min_version || version > api->max_version) {
+        return -1;
+    }
+    switch (key) {
+        case 0: return produce_request::header_version(version);
+        case 1: return fetch_request::header_version(version);
+        case 2: return list_offsets_request::header_version(version);
+        case 3: return metadata_request::header_version(version);
+        case 4: return leader_and_isr_request::header_version(version);
+        case 5: return stop_replica_request::header_version(version);
+        case 6: return update_metadata_request::header_version(version);
+        case 7: return controlled_shutdown_request::header_version(version);
+        case 8: return offset_commit_request::header_version(version);
+        case 9: return offset_fetch_request::header_version(version);
+        case 10: return find_coordinator_request::header_version(version);
+        case 11: return join_group_request::header_version(version);
+        case 12: return heartbeat_request::header_version(version);
+        case 13: return leave_group_request::header_version(version);
+        case 14: return sync_group_request::header_version(version);
+        case 15: return describe_groups_request::header_version(version);
+        case 16: return list_groups_request::header_version(version);
+        case 17: return sasl_handshake_request::header_version(version);
+        case 18: return api_versions_request::header_version(version);
+        case 19: return create_topics_request::header_version(version);
+        case 20: return delete_topics_request::header_version(version);
+        case 21: return delete_records_request::header_version(version);
+        case 22: return init_producer_id_request::header_version(version);
+        case 23: return offset_for_leader_epoch_request::header_version(version);
+        case 24: return add_partitions_to_txn_request::header_version(version);
+        case 25: return add_offsets_to_txn_request::header_version(version);
+        case 26: return end_txn_request::header_version(version);
+        case 27: return write_txn_markers_request::header_version(version);
+        case 28: return txn_offset_commit_request::header_version(version);
+        case 29: return describe_acls_request::header_version(version);
+        case 30: return create_acls_request::header_version(version);
+        case 31: return delete_acls_request::header_version(version);
+        case 32: return describe_configs_request::header_version(version);
+        case 33: return alter_configs_request::header_version(version);
+        case 34: return alter_replica_log_dirs_request::header_version(version);
+        case 35: return describe_log_dirs_request::header_version(version);
+        case 36: return sasl_authenticate_request::header_version(version);
+        case 37: return create_partitions_request::header_version(version);
+        case 38: return create_delegation_token_request::header_version(version);
+        case 39: return renew_delegation_token_request::header_version(version);
+        case 40: return expire_delegation_token_request::header_version(version);
+        case 41: return describe_delegation_token_request::header_version(version);
+        case 42: return delete_groups_request::header_version(version);
+        case 43: return elect_leaders_request::header_version(version);
+        case 44: return incremental_alter_configs_request::header_version(version);
+        case 45: return alter_partition_reassignments_request::header_version(version);
+        case 46: return list_partition_reassignments_request::header_version(version);
+        case 47: return offset_delete_request::header_version(version);
+        case 48: return describe_client_quotas_request::header_version(version);
+        case 49: return alter_client_quotas_request::header_version(version);
+        case 50: return describe_user_scram_credentials_request::header_version(version);
+        case 51: return alter_user_scram_credentials_request::header_version(version);
+        case 52: return vote_request::header_version(version);
+        case 53: return begin_quorum_epoch_request::header_version(version);
+        case 54: return end_quorum_epoch_request::header_version(version);
+        case 55: return describe_quorum_request::header_version(version);
+        case 56: return alter_partition_request::header_version(version);
+        case 57: return update_features_request::header_version(version);
+        case 58: return envelope_request::header_version(version);
+        case 59: return fetch_snapshot_request::header_version(version);
+        case 60: return describe_cluster_request::header_version(version);
+        case 61: return describe_producers_request::header_version(version);
+        case 62: return broker_registration_request::header_version(version);
+        case 63: return broker_heartbeat_request::header_version(version);
+        case 64: return unregister_broker_request::header_version(version);
+        case 65: return describe_transactions_request::header_version(version);
+        case 66: return list_transactions_request::header_version(version);
+        case 67: return allocate_producer_ids_request::header_version(version);
+        case 68: return consumer_group_heartbeat_request::header_version(version);
+        case 69: return consumer_group_describe_request::header_version(version);
+        case 70: return controller_registration_request::header_version(version);
+        case 71: return get_telemetry_subscriptions_request::header_version(version);
+        case 72: return push_telemetry_request::header_version(version);
+        case 73: return assign_replicas_to_dirs_request::header_version(version);
+        case 74: return list_client_metrics_resources_request::header_version(version);
+        case 75: return describe_topic_partitions_request::header_version(version);
+        case 76: return share_group_heartbeat_request::header_version(version);
+        case 77: return share_group_describe_request::header_version(version);
+        case 78: return share_fetch_request::header_version(version);
+        case 79: return share_acknowledge_request::header_version(version);
+        case 80: return add_raft_voter_request::header_version(version);
+        case 81: return remove_raft_voter_request::header_version(version);
+        case 82: return update_raft_voter_request::header_version(version);
+        case 83: return initialize_share_group_state_request::header_version(version);
+        case 84: return read_share_group_state_request::header_version(version);
+        case 85: return write_share_group_state_request::header_version(version);
+        case 86: return delete_share_group_state_request::header_version(version);
+        case 87: return read_share_group_state_summary_request::header_version(version);
+        default: return -1;
+    }
+}
+
 }  // namespace floe::kafka

@@ -123,4 +123,14 @@ const api_info* find_api(int16_t key);
 // reader carries the error, as with every generated decode().
 floe::status decode_request_body(int16_t key, int16_t version, floe::byte_reader& reader);
 
+// Decodes the request body like decode_request_body() and, on success,
+// appends its encoding at the same version to `out` (fuzzing and tests:
+// encode(decode(encode(x))) must equal encode(x)).
+floe::status reencode_request_body(int16_t key, int16_t version, floe::byte_reader& reader,
+                                   floe::byte_vector& out);
+
+// Version of the request header that frames `key` at `version`; -1 when the
+// key or version is unknown.
+int16_t request_header_version(int16_t key, int16_t version);
+
 }  // namespace floe::kafka
