@@ -67,7 +67,7 @@ format:
 	find src bench tests -name '*.h' -o -name '*.cc' | grep -v /generated/ | xargs clang-format -i
 
 tidy: build
-	find src -name '*.cc' | grep -v /generated/ | xargs clang-tidy -p build --quiet
+	find src -name '*.cc' | grep -v /generated/ | xargs clang-tidy -p build --quiet --extra-arg=-Wno-unknown-warning-option
 
 clean:
 	rm -rf build build-fuzz build-debug build-release build-asan
