@@ -8,7 +8,8 @@ packages=(
   clang-14 libclang-rt-14-dev llvm-14
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
-  python3
+  python3 python3-venv
+  libcurl4-openssl-dev libssl-dev libsqlite3-dev liburing-dev
   kcat
 )
 
@@ -26,4 +27,17 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
     "${missing[@]}"
+fi
+
+# Python packages for tests (S3-compatible server, clients) in a project venv.
+repo=$(cd "$(dirname "$0")/.." && pwd)
+venv="$repo/.deps/venv"
+requirements="$repo/scripts/requirements-test.txt"
+stamp="$venv/.requirements.sha256"
+want=$(sha256sum "$requirements" | cut -d' ' -f1)
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "install-deps: creating $venv"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+  echo "$want" > "$stamp"
 fi
