@@ -1,0 +1,255 @@
+// WAL benchmark: the device's own limits, then the WAL on the same device.
+//
+//   FLOE_BENCH_DIR=/path/on/the/device build-release/bench/wal_bench
+//
+// (a) raw device: 16 KiB sequential O_DIRECT writes each followed by
+//     fdatasync (latency p50/p99/p99.9), and sequential write bandwidth
+//     (1 MiB O_DIRECT writes, one fdatasync at the end);
+// (b) WAL sustained append throughput, 1 KiB..64 KiB appends from 4 producer
+//     threads (each keeps at most 64 appends outstanding), a trimmer keeping
+//     the ring half free;
+// (c) WAL append latency (append() to callback) p50/p99/p99.9 with producers
+//     paced at about half of the throughput measured in (b).
+// Files are zero-filled first, so writes overwrite allocated blocks, as a WAL
+// ring does after its first lap. A plain main() rather than Google Benchmark:
+// these are multi-threaded, time-based runs with latency percentiles.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "wal/file.h"
+#include "wal/wal.h"
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double micros(clock_type::duration d) {
+    return std::chrono::duration<double, std::micro>(d).count();
+}
+
+struct percentiles {
+    double p50, p99, p999;
+};
+
+percentiles summarize(std::vector<double>& v) {
+    std::sort(v.begin(), v.end());
+    auto at = [&](double q) {
+        return v.empty() ? 0.0 : v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
+    };
+    return {at(0.50), at(0.99), at(0.999)};
+}
+
+std::string bench_dir() {
+    const char* d = std::getenv("FLOE_BENCH_DIR");
+    return d ? d : "/tmp/floe-wal-bench";
+}
+
+void raw_device(const std::string& dir) {
+    std::string path = dir + "/raw.bin";
+    std::filesystem::remove(path);
+    constexpr uint64_t size = 256ull << 20;
+    auto file = floe::posix_file::open(path, size, {.zero_fill = true});
+    if (!file) {
+        std::fprintf(stderr, "raw: %s\n", file.error_value().to_string().c_str());
+        std::exit(1);
+    }
+    std::printf("file mode: %s\n", (*file)->mode().c_str());
+    floe::aligned_buffer block(16 * 1024);
+    std::fill_n(block.data(), block.size(), uint8_t{0xA5});
+    std::vector<double> lat;
+    constexpr int n = 3000;
+    uint64_t at = 0;
+    for (int i = 0; i < n; ++i) {
+        auto t0 = clock_type::now();
+        if (!(*file)->write(at, {block.data(), block.size()}) || !(*file)->sync()) {
+            std::fprintf(stderr, "raw write failed\n");
+            std::exit(1);
+        }
+        lat.push_back(micros(clock_type::now() - t0));
+        at = (at + block.size()) % size;
+    }
+    auto p = summarize(lat);
+    std::printf("raw 16 KiB write+fdatasync: p50 %.0f us  p99 %.0f us  p99.9 %.0f us  (%d ops)\n",
+                p.p50, p.p99, p.p999, n);
+    floe::aligned_buffer big(1 << 20);
+    std::fill_n(big.data(), big.size(), uint8_t{0x5A});
+    auto t0 = clock_type::now();
+    for (uint64_t off = 0; off < size; off += big.size()) {
+        if (!(*file)->write(off, {big.data(), big.size()})) {
+            std::exit(1);
+        }
+    }
+    if (!(*file)->sync()) {
+        std::exit(1);
+    }
+    double seconds = micros(clock_type::now() - t0) / 1e6;
+    std::printf("raw sequential write (1 MiB O_DIRECT, 256 MiB, one fdatasync): %.0f MiB/s\n",
+                256 / seconds);
+    std::filesystem::remove(path);
+}
+
+struct wal_run {
+    double mib_per_s = 0;
+    double appends_per_s = 0;
+    double records_per_group = 0;
+    percentiles latency{};
+};
+
+// Runs producers against a fresh WAL for `duration`. rate_per_producer == 0:
+// as fast as the outstanding limit allows.
+wal_run run_wal(const std::string& dir, size_t payload_size, int producers,
+                std::chrono::milliseconds duration, double rate_per_producer,
+                int max_outstanding = 64) {
+    std::string path = dir + "/wal.bin";
+    std::filesystem::remove(path);
+    constexpr uint64_t capacity = 256ull << 20;
+    auto file = floe::posix_file::open(path, floe::wal_format::k_data_offset + capacity,
+                                       {.zero_fill = true});
+    if (!file) {
+        std::fprintf(stderr, "wal file: %s\n", file.error_value().to_string().c_str());
+        std::exit(1);
+    }
+    floe::wal_options o;
+    o.owner = floe::node_id(1);
+    o.owner_epoch = floe::epoch(1);
+    o.capacity = capacity;
+    o.max_in_flight = 4;
+    o.max_group_bytes = 1 << 20;
+    auto opened = floe::wal::open(std::shared_ptr<floe::wal_file>(std::move(*file)), o);
+    if (!opened) {
+        std::fprintf(stderr, "wal: %s\n", opened.error_value().to_string().c_str());
+        std::exit(1);
+    }
+    floe::wal& w = **opened;
+    std::atomic<bool> stop{false};
+    std::thread trimmer([&] {
+        while (!stop.load()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            uint64_t end = w.durable_end();
+            if (end > capacity / 2) {
+                (void)w.trim(end - capacity / 2);
+            }
+        }
+    });
+    std::mutex lat_mutex;
+    std::vector<double> latencies;
+    std::atomic<uint64_t> completed{0};
+    std::atomic<uint64_t> failed{0};
+    floe::byte_vector payload(payload_size, 0x42);
+    auto start = clock_type::now();
+    auto end_at = start + duration;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < producers; ++t) {
+        threads.emplace_back([&, t] {
+            std::mutex m;
+            std::condition_variable cv;
+            int outstanding = 0;
+            std::vector<double> mine;
+            auto next = clock_type::now();
+            auto interval = rate_per_producer > 0
+                                ? std::chrono::duration_cast<clock_type::duration>(
+                                      std::chrono::duration<double>(1.0 / rate_per_producer))
+                                : clock_type::duration::zero();
+            for (int64_t i = 0; clock_type::now() < end_at; ++i) {
+                if (rate_per_producer > 0) {
+                    std::this_thread::sleep_until(next);
+                    next += interval;
+                }
+                {
+                    std::unique_lock lock(m);
+                    cv.wait(lock, [&] { return outstanding < max_outstanding; });
+                    ++outstanding;
+                }
+                auto t0 = clock_type::now();
+                w.append(floe::stream_id(static_cast<uint64_t>(t)), floe::epoch(1), floe::offset(i),
+                         1, payload, [&, t0](floe::result<floe::wal_position> r) {
+                             double us = micros(clock_type::now() - t0);
+                             if (r) {
+                                 completed.fetch_add(1, std::memory_order_relaxed);
+                             } else {
+                                 failed.fetch_add(1, std::memory_order_relaxed);
+                             }
+                             std::lock_guard lock(m);
+                             mine.push_back(us);
+                             --outstanding;
+                             cv.notify_one();
+                         });
+            }
+            std::unique_lock lock(m);
+            cv.wait(lock, [&] { return outstanding == 0; });
+            std::lock_guard l2(lat_mutex);
+            latencies.insert(latencies.end(), mine.begin(), mine.end());
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    double seconds = micros(clock_type::now() - start) / 1e6;
+    auto stats = w.statistics();
+    stop = true;
+    trimmer.join();
+    (void)w.close();
+    if (failed.load() != 0) {
+        std::fprintf(stderr, "%llu appends failed\n", static_cast<unsigned long long>(failed));
+    }
+    wal_run out;
+    out.appends_per_s = static_cast<double>(completed.load()) / seconds;
+    out.mib_per_s = out.appends_per_s * static_cast<double>(payload_size) / (1 << 20);
+    out.records_per_group =
+        stats.groups ? static_cast<double>(stats.records) / static_cast<double>(stats.groups) : 0;
+    out.latency = summarize(latencies);
+    std::filesystem::remove(path);
+    return out;
+}
+
+}  // namespace
+
+int main() {
+    std::string dir = bench_dir();
+    std::filesystem::create_directories(dir);
+    std::printf("bench dir: %s\n", dir.c_str());
+    raw_device(dir);
+    constexpr int producers = 4;
+    std::printf(
+        "\nWAL sustained throughput (%d producers, <=64 outstanding each, 4 writes in "
+        "flight):\n",
+        producers);
+    std::vector<std::pair<size_t, wal_run>> max_runs;
+    for (size_t size : {1024, 4096, 16384, 65536}) {
+        auto r = run_wal(dir, size, producers, std::chrono::milliseconds(3000), 0);
+        max_runs.emplace_back(size, r);
+        std::printf(
+            "  %5zu B appends: %8.0f appends/s  %7.1f MiB/s  %6.1f records/group  "
+            "latency p50 %.0f us p99 %.0f us\n",
+            size, r.appends_per_s, r.mib_per_s, r.records_per_group, r.latency.p50, r.latency.p99);
+    }
+    std::printf("\nWAL append latency, one producer, one append outstanding (the floor):\n");
+    for (size_t size : {1024, 16384}) {
+        auto r = run_wal(dir, size, 1, std::chrono::milliseconds(2000), 0, 1);
+        std::printf("  %5zu B appends: p50 %.0f us  p99 %.0f us  p99.9 %.0f us  (%.0f appends/s)\n",
+                    size, r.latency.p50, r.latency.p99, r.latency.p999, r.appends_per_s);
+    }
+    std::printf("\nWAL append latency at ~half of max throughput:\n");
+    for (auto& [size, max] : max_runs) {
+        double rate = max.appends_per_s / 2 / producers;
+        auto r = run_wal(dir, size, producers, std::chrono::milliseconds(3000), rate);
+        std::printf(
+            "  %5zu B appends at %8.0f/s (%6.1f MiB/s): p50 %.0f us  p99 %.0f us  "
+            "p99.9 %.0f us  %5.1f records/group\n",
+            size, r.appends_per_s, r.mib_per_s, r.latency.p50, r.latency.p99, r.latency.p999,
+            r.records_per_group);
+    }
+    return 0;
+}
