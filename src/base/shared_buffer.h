@@ -35,13 +35,13 @@ public:
     size_t size() const { return _view.size(); }
     bool empty() const { return _view.empty(); }
 
-    // The sub-range [offset, offset + length); aborts when it is outside this
+    // The sub-range [start, start + length); aborts when it is outside this
     // buffer (a caller bug, not an input error).
-    shared_buffer slice(size_t offset, size_t length) const {
-        if (offset > _view.size() || length > _view.size() - offset) {
+    shared_buffer slice(size_t start, size_t length) const {
+        if (start > _view.size() || length > _view.size() - start) {
             abort_with("shared_buffer::slice out of range");
         }
-        return shared_buffer(_owner, _view.subspan(offset, length));
+        return shared_buffer(_owner, _view.subspan(start, length));
     }
 
 private:
