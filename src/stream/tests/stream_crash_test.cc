@@ -5,11 +5,6 @@
 // acknowledged append reads back byte-identical, in order, without gaps.
 // Each directory is reused for ten kills in a row (each run recovers the
 // previous one's WAL and objects), then replaced.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -23,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "base/testing/kill_child.h"
 #include "stream/tests/stream_crash_common.h"
 
 namespace floe::stream {
@@ -37,51 +33,10 @@ struct ack {
 // Runs the child for `run_for`, SIGKILLs it, and returns what it printed.
 std::string run_and_kill(const std::string& dir, int64_t owner_epoch, uint64_t seed,
                          std::chrono::milliseconds run_for) {
-    int fds[2];
-    EXPECT_EQ(::pipe2(fds, O_CLOEXEC), 0);
-    pid_t pid = ::fork();
-    if (pid == 0) {
-        ::dup2(fds[1], 1);
-        std::string e = std::to_string(owner_epoch);
-        std::string s = std::to_string(seed);
-        ::execl(STREAM_CRASH_CHILD, STREAM_CRASH_CHILD, dir.c_str(), e.c_str(), s.c_str(),
-                static_cast<char*>(nullptr));
-        ::_exit(127);
-    }
-    ::close(fds[1]);
-    std::string out;
-    char buffer[65536];
-    auto deadline = std::chrono::steady_clock::now() + run_for;
-    bool killed = false;
-    for (;;) {
-        auto now = std::chrono::steady_clock::now();
-        if (!killed && now >= deadline) {
-            ::kill(pid, SIGKILL);
-            killed = true;
-        }
-        int wait_ms =
-            killed ? -1
-                   : static_cast<int>(
-                         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now)
-                             .count()) +
-                         1;
-        pollfd p{fds[0], POLLIN, 0};
-        int rc = ::poll(&p, 1, wait_ms);
-        if (rc <= 0) {
-            continue;
-        }
-        ssize_t n = ::read(fds[0], buffer, sizeof(buffer));
-        if (n <= 0) {
-            break;  // EOF: the child is gone
-        }
-        out.append(buffer, static_cast<size_t>(n));
-    }
-    ::close(fds[0]);
-    int wstatus = 0;
-    ::waitpid(pid, &wstatus, 0);
-    EXPECT_TRUE(WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL)
-        << "child exited on its own, status " << wstatus;
-    return out;
+    auto run = floe::testing::run_and_kill(
+        {STREAM_CRASH_CHILD, dir, std::to_string(owner_epoch), std::to_string(seed)}, run_for);
+    EXPECT_TRUE(run.killed) << "child exited on its own, status " << run.wait_status;
+    return run.output;
 }
 
 // Adds the acks in `text` to `acks` (stream -> base offset -> ack).
