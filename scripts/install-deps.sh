@@ -11,6 +11,7 @@ packages=(
   python3 python3-venv
   libcurl4-openssl-dev libssl-dev libsqlite3-dev liburing-dev
   kcat
+  libnfs-dev nfs-ganesha nfs-ganesha-vfs rpcbind
 )
 
 missing=()
