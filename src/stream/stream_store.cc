@@ -76,6 +76,9 @@ result<std::unique_ptr<stream_store>> stream_store::open(
     FLOE_TRY(store->collect_garbage());
     store->_pending_since = std::chrono::steady_clock::now();
     store->_uploader = std::thread([s = store.get()] { s->uploader_loop(); });
+    if (store->_options.maintenance_interval.count() > 0) {
+        store->_maintenance = std::thread([s = store.get()] { s->maintenance_loop(); });
+    }
     return store;
 }
 
@@ -88,6 +91,9 @@ stream_store::~stream_store() {
     if (_uploader.joinable()) {
         _uploader.join();
     }
+    if (_maintenance.joinable()) {
+        _maintenance.join();
+    }
     if (_wal) {
         (void)_wal->close();
     }
@@ -96,8 +102,34 @@ stream_store::~stream_store() {
 std::string stream_store::object_key_for(object_id id) const {
     char digits[32];
     std::snprintf(digits, sizeof(digits), "%020llu", static_cast<unsigned long long>(id.value()));
-    return _options.object_prefix + "/n" + std::to_string(_options.wal.owner.value()) + "/" +
-           digits;
+    return own_object_prefix() + digits;
+}
+
+std::string stream_store::own_object_prefix() const {
+    return _options.object_prefix + "/n" + std::to_string(_options.wal.owner.value()) + "/";
+}
+
+void stream_store::remember_object_locked(object_id id, const object_record& record,
+                                          metadata::revision_t mod_revision) {
+    object_meta& meta = _object_meta[id];
+    bool was_marked = meta.state == object_state::marked_for_deletion && !meta.key.empty();
+    meta.key = record.key;
+    meta.size = record.size;
+    meta.state = record.state;
+    meta.ranges = record.ranges;
+    meta.mod_revision = mod_revision;
+    if (record.state != object_state::committed) {
+        if (!was_marked) {
+            meta.marked_since = std::chrono::steady_clock::now();
+        }
+        return;
+    }
+    for (const auto& range : record.ranges) {
+        auto it = _streams.find(range.stream);
+        if (it != _streams.end()) {
+            it->second.objects[range.start] = object_ref{range.end, id};
+        }
+    }
 }
 
 // ---- recovery ---------------------------------------------------------------
@@ -137,17 +169,7 @@ status stream_store::load_metadata() {
         if (!record) {
             return error(errc::corrupt, kv.key + ": " + record.error_value().message);
         }
-        _object_meta[*id] = object_meta{record->key, record->size};
-        if (record->state != object_state::committed) {
-            continue;
-        }
-        for (const auto& range : record->ranges) {
-            auto it = _streams.find(range.stream);
-            if (it == _streams.end()) {
-                continue;
-            }
-            it->second.objects[range.start] = object_ref{range.end, *id};
-        }
+        remember_object_locked(*id, *record, kv.mod_revision);
     }
     return ok();
 }
@@ -195,8 +217,7 @@ status stream_store::recover_wal(wal_file& file) {
 }
 
 status stream_store::collect_garbage() {
-    const std::string prefix =
-        _options.object_prefix + "/n" + std::to_string(_options.wal.owner.value()) + "/";
+    const std::string prefix = own_object_prefix();
     auto listed = _objects->list(prefix);
     if (!listed) {
         return listed.error_value();
@@ -295,7 +316,12 @@ result<stream_position> stream_store::open_stream(stream_id stream, epoch stream
             if (!id || !decoded || decoded->state != object_state::committed) {
                 continue;
             }
-            _object_meta[*id] = object_meta{decoded->key, decoded->size};
+            object_meta& meta = _object_meta[*id];
+            meta.key = decoded->key;
+            meta.size = decoded->size;
+            meta.state = decoded->state;
+            meta.ranges = decoded->ranges;
+            meta.mod_revision = kv.mod_revision;
             for (const auto& range : decoded->ranges) {
                 if (range.stream == stream) {
                     st.objects[range.start] = object_ref{range.end, *id};
@@ -521,6 +547,10 @@ result<std::vector<stream_entry>> stream_store::read(stream_id stream, offset st
         }
         if (chunk.empty()) {
             auto from_objects = read_from_objects(stream, cursor);
+            if (!from_objects && from_objects.error_value().code == errc::not_found &&
+                ++misses <= 3) {
+                continue;  // the object was replaced and deleted meanwhile: look again
+            }
             if (!from_objects) {
                 return from_objects.error_value();
             }
@@ -660,7 +690,11 @@ result<shared_buffer> stream_store::fetch_block(object_id id,
     std::string key;
     {
         std::lock_guard lock(_mutex);
-        key = _object_meta[id].key;
+        auto it = _object_meta.find(id);
+        if (it == _object_meta.end()) {
+            return error(errc::not_found, "object " + std::to_string(id.value()) + " was deleted");
+        }
+        key = it->second.key;
         ++_stats.object_block_fetches;
     }
     uint64_t begin = blocks[block].position;
@@ -900,43 +934,78 @@ status stream_store::upload_round() {
     if (items.empty()) {
         return ok();
     }
-    // 2. Build the object (payloads from the log cache, else the WAL).
-    if (_id_pool_next == _id_pool_end) {
-        auto allocated = metadata::allocate_id(*_meta, metadata::object_id_counter, kObjectIdBatch);
-        if (!allocated) {
-            return allocated.error_value();
-        }
-        _id_pool_next = *allocated;
-        _id_pool_end = *allocated + kObjectIdBatch;
+    // 2. Build the objects (payloads from the log cache, else the WAL): one
+    //    stream object per stream with at least stream_object_bytes, one
+    //    stream-set object with the rest.
+    std::map<stream_id, size_t> stream_bytes;
+    for (const auto& item : items) {
+        stream_bytes[item.stream] += item.pending.payload_bytes;
     }
-    object_id id(_id_pool_next++);
-    object_builder builder(id, _options.object_block_size);
-    object_record record;
-    record.key = object_key_for(id);
+    struct building {
+        object_id id;
+        object_builder builder;
+        object_record record;
+    };
+    std::vector<building> outputs;
+    std::map<stream_id, size_t> output_of;  // stream -> index in outputs
+    auto output_for = [&](stream_id stream) -> result<size_t> {
+        bool own = stream_bytes[stream] >= _options.stream_object_bytes;
+        auto found = output_of.find(own ? stream : stream_id(UINT64_MAX));
+        if (found != output_of.end()) {
+            return found->second;
+        }
+        auto id = next_object_id();
+        if (!id) {
+            return id.error_value();
+        }
+        outputs.push_back(building{*id, object_builder(*id, _options.object_block_size), {}});
+        outputs.back().record.key = object_key_for(*id);
+        output_of[own ? stream : stream_id(UINT64_MAX)] = outputs.size() - 1;
+        return outputs.size() - 1;
+    };
     std::map<stream_id, offset> new_ends;
     for (const auto& item : items) {
         auto payload = pending_payload(item.stream, item.base, item.pending.where);
         if (!payload) {
             return payload.error_value();
         }
+        auto which = output_for(item.stream);
+        if (!which) {
+            return which.error_value();
+        }
+        building& out = outputs[*which];
         entry e{item.base, static_cast<int32_t>(item.pending.end - item.base),
                 item.pending.max_timestamp, payload->span()};
-        FLOE_TRY(builder.add(item.stream, e));
-        if (!record.ranges.empty() && record.ranges.back().stream == item.stream) {
-            record.ranges.back().end = item.pending.end;
+        FLOE_TRY(out.builder.add(item.stream, e));
+        auto& ranges = out.record.ranges;
+        if (!ranges.empty() && ranges.back().stream == item.stream) {
+            ranges.back().end = item.pending.end;
         } else {
-            record.ranges.push_back(object_range{item.stream, item.base, item.pending.end});
+            ranges.push_back(object_range{item.stream, item.base, item.pending.end});
         }
         new_ends[item.stream] = item.pending.end;
     }
-    byte_vector bytes = builder.finish();
-    record.size = bytes.size();
-    // 3. Put (the uploader's caller retries with backoff on failure).
-    FLOE_TRY(_objects->put(record.key, bytes));
+    std::vector<std::pair<object_id, object_record>> records;
+    size_t stream_objects = 0;
+    for (auto& out : outputs) {
+        byte_vector bytes = out.builder.finish();
+        out.record.size = bytes.size();
+        // 3. Put (the uploader's caller retries with backoff on failure; an
+        //    object put before a failure is garbage for the next recovery).
+        FLOE_TRY(_objects->put(out.record.key, bytes));
+        records.emplace_back(out.id, std::move(out.record));
+    }
+    for (const auto& [stream, index] : output_of) {
+        stream_objects += stream != stream_id(UINT64_MAX) ? 1 : 0;
+    }
     // 4. Commit atomically; fenced streams make the commit fail.
-    status committed = commit_object(id, record, new_ends);
+    status committed = commit_objects(records, new_ends);
     if (!committed) {
         return committed;
+    }
+    {
+        std::lock_guard lock(_mutex);
+        _stats.stream_objects_uploaded += stream_objects;
     }
     // 5. Trim the WAL to the lowest position still pending.
     uint64_t trim_to = 0;
@@ -957,8 +1026,21 @@ status stream_store::upload_round() {
     return ok();
 }
 
-status stream_store::commit_object(object_id id, const object_record& record,
-                                   const std::map<stream_id, offset>& new_ends) {
+result<object_id> stream_store::next_object_id() {
+    // Needs _upload_mutex (held by the caller).
+    if (_id_pool_next == _id_pool_end) {
+        auto allocated = metadata::allocate_id(*_meta, metadata::object_id_counter, kObjectIdBatch);
+        if (!allocated) {
+            return allocated.error_value();
+        }
+        _id_pool_next = *allocated;
+        _id_pool_end = *allocated + kObjectIdBatch;
+    }
+    return object_id(_id_pool_next++);
+}
+
+status stream_store::commit_objects(const std::vector<std::pair<object_id, object_record>>& objects,
+                                    const std::map<stream_id, offset>& new_ends) {
     std::lock_guard meta_lock(_metadata_mutex);
     metadata::txn_request txn;
     std::map<stream_id, std::pair<stream_record, std::string>> updated;
@@ -976,25 +1058,34 @@ status stream_store::commit_object(object_id id, const object_record& record,
             updated[sid] = {r, std::move(value)};
         }
     }
-    const std::string object_record_key = metadata::object_key(id);
-    txn.compares.push_back(metadata::compare::absent(object_record_key));
-    txn.success.push_back(metadata::op::put(object_record_key, encode_object_record(record)));
+    for (const auto& [id, record] : objects) {
+        const std::string object_record_key = metadata::object_key(id);
+        txn.compares.push_back(metadata::compare::absent(object_record_key));
+        txn.success.push_back(metadata::op::put(object_record_key, encode_object_record(record)));
+    }
+    const std::string first_key = metadata::object_key(objects.front().first);
     auto response = _meta->txn(txn);
     bool applied = false;
+    metadata::revision_t revision = 0;
     if (!response) {
-        // Unknown outcome (e.g. the response was lost): the object record
-        // tells whether the commit happened. If it did not, the entries stay
-        // pending and the object is garbage for the next recovery.
-        auto check = _meta->get(object_record_key);
+        // Unknown outcome (e.g. the response was lost): the object records
+        // tell whether the commit happened. If it did not, the entries stay
+        // pending and the objects are garbage for the next recovery.
+        auto check = _meta->get(first_key);
         if (!check || !check->has_value()) {
             return response.error_value();
         }
         applied = true;
+        revision = (*check)->mod_revision;
+    } else {
+        revision = response->revision;
     }
     if (!applied && !response->succeeded) {
         // Some stream record changed under us: a new owner took it over, or
         // an earlier commit of ours whose response was lost moved it.
-        (void)_objects->remove(record.key);
+        for (const auto& [id, record] : objects) {
+            (void)_objects->remove(record.key);
+        }
         std::vector<stream_id> fenced;
         std::vector<stream_id> stale;
         for (const auto& [sid, end] : new_ends) {
@@ -1038,10 +1129,8 @@ status stream_store::commit_object(object_id id, const object_record& record,
                                          " resynchronised");
     }
     std::lock_guard lock(_mutex);
-    _object_meta[id] = object_meta{record.key, record.size};
-    for (const auto& range : record.ranges) {
-        stream_state& st = _streams[range.stream];
-        st.objects[range.start] = object_ref{range.end, id};
+    for (const auto& [id, record] : objects) {
+        remember_object_locked(id, record, revision);
     }
     for (auto& [sid, rv] : updated) {
         stream_state& st = _streams[sid];
@@ -1054,7 +1143,7 @@ status stream_store::commit_object(object_id id, const object_record& record,
         st.pending.erase(st.pending.begin(), end);
     }
     _pending_since = std::chrono::steady_clock::now();
-    ++_stats.objects_uploaded;
+    _stats.objects_uploaded += objects.size();
     return ok();
 }
 
@@ -1086,7 +1175,12 @@ status stream_store::resync_stream(stream_id stream) {
         if (!id || !decoded || decoded->state != object_state::committed) {
             continue;
         }
-        _object_meta[*id] = object_meta{decoded->key, decoded->size};
+        object_meta& meta = _object_meta[*id];
+        meta.key = decoded->key;
+        meta.size = decoded->size;
+        meta.state = decoded->state;
+        meta.ranges = decoded->ranges;
+        meta.mod_revision = kv.mod_revision;
         for (const auto& range : decoded->ranges) {
             if (range.stream == stream) {
                 st.objects[range.start] = object_ref{range.end, *id};
@@ -1098,6 +1192,561 @@ status stream_store::resync_stream(stream_id stream) {
         _pending_bytes -= std::min<uint64_t>(_pending_bytes, it->second.payload_bytes);
     }
     st.pending.erase(st.pending.begin(), end);
+    return ok();
+}
+
+// ---- maintenance: compaction, retention, deletion ---------------------------
+
+void stream_store::set_retention(stream_id stream, retention_policy policy) {
+    std::lock_guard lock(_mutex);
+    _retention[stream] = policy;
+}
+
+void stream_store::set_compaction_commit_hook(std::function<void()> hook) {
+    std::lock_guard lock(_compaction_mutex);
+    _compaction_commit_hook = std::move(hook);
+}
+
+std::vector<object_id> stream_store::live_objects() const {
+    const std::string prefix = own_object_prefix();
+    std::vector<object_id> out;
+    std::lock_guard lock(_mutex);
+    for (const auto& [id, meta] : _object_meta) {
+        if (meta.state == object_state::committed && meta.key.starts_with(prefix)) {
+            out.push_back(id);
+        }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+void stream_store::forget_ranges_locked(object_id id, const std::vector<object_range>& ranges) {
+    for (const auto& range : ranges) {
+        auto st = _streams.find(range.stream);
+        if (st == _streams.end()) {
+            continue;
+        }
+        auto it = st->second.objects.find(range.start);
+        if (it != st->second.objects.end() && it->second.id == id) {
+            st->second.objects.erase(it);
+        }
+    }
+}
+
+void stream_store::maintenance_loop() {
+    while (sleep_for(_options.maintenance_interval)) {
+        // Errors and conflicts are retried in the next round.
+        for (int group = 0; group < 16; ++group) {
+            uint64_t before = statistics().compactions;
+            if (!run_compaction_once() || statistics().compactions == before) {
+                break;
+            }
+        }
+        (void)run_retention_once();
+    }
+}
+
+status stream_store::reload_object(object_id id) {
+    auto current = _meta->get(metadata::object_key(id));
+    if (!current) {
+        return current.error_value();
+    }
+    std::lock_guard lock(_mutex);
+    auto known = _object_meta.find(id);
+    if (known != _object_meta.end()) {
+        forget_ranges_locked(id, known->second.ranges);
+    }
+    if (!current->has_value()) {
+        _object_meta.erase(id);
+        _indexes.erase(id);
+        return ok();
+    }
+    auto record = decode_object_record((*current)->value);
+    if (!record) {
+        return record.error_value();
+    }
+    remember_object_locked(id, *record, (*current)->mod_revision);
+    return ok();
+}
+
+status stream_store::run_compaction_once() {
+    std::lock_guard compaction_lock(_compaction_mutex);
+    const std::string prefix = own_object_prefix();
+    // 1. The group: small committed objects of this node, in id order, whose
+    //    streams are all owned here, while each stream's kept ranges stay
+    //    contiguous and the total stays within compaction_max_bytes. Ranges
+    //    (and blocks) wholly below their stream's start offset are dropped.
+    struct member {
+        object_id id;
+        object_meta meta;
+    };
+    std::vector<member> group;
+    std::map<stream_id, offset> starts;
+    {
+        std::lock_guard lock(_mutex);
+        std::vector<object_id> ids;
+        for (const auto& [id, meta] : _object_meta) {
+            if (meta.state == object_state::committed &&
+                meta.size < _options.compaction_small_object_bytes &&
+                meta.key.starts_with(prefix)) {
+                ids.push_back(id);
+            }
+        }
+        std::sort(ids.begin(), ids.end());
+        // Each stream's kept ranges in the group form one interval [first,
+        // end); an object joins when each of its ranges extends that interval
+        // on either side. Several passes, since ids (upload and compaction
+        // outputs interleave) are not in offset order.
+        std::map<stream_id, std::pair<offset, offset>> spans;
+        std::set<object_id> taken;
+        size_t total = 0;
+        bool grew = true;
+        while (grew) {
+            grew = false;
+            for (object_id id : ids) {
+                const object_meta& meta = _object_meta[id];
+                if (taken.count(id) != 0 ||
+                    (!group.empty() && total + meta.size > _options.compaction_max_bytes)) {
+                    continue;
+                }
+                bool usable = true;
+                for (const auto& range : meta.ranges) {
+                    auto st = _streams.find(range.stream);
+                    if (st == _streams.end() || !st->second.known_in_metadata ||
+                        st->second.fenced || st->second.record.owner != _options.wal.owner) {
+                        usable = false;
+                        break;
+                    }
+                    if (range.end <= st->second.record.start_offset) {
+                        continue;
+                    }
+                    auto span = spans.find(range.stream);
+                    if (span != spans.end() && span->second.second != range.start &&
+                        span->second.first != range.end) {
+                        usable = false;
+                        break;
+                    }
+                }
+                if (!usable) {
+                    continue;
+                }
+                for (const auto& range : meta.ranges) {
+                    offset start = _streams[range.stream].record.start_offset;
+                    starts[range.stream] = start;
+                    if (range.end <= start) {
+                        continue;
+                    }
+                    auto [span, added] = spans.try_emplace(range.stream, range.start, range.end);
+                    if (!added) {
+                        span->second.first = std::min(span->second.first, range.start);
+                        span->second.second = std::max(span->second.second, range.end);
+                    }
+                }
+                group.push_back(member{id, meta});
+                taken.insert(id);
+                total += meta.size;
+                grew = true;
+            }
+        }
+    }
+    if (group.size() < 2) {
+        return ok();
+    }
+    auto failed = [this](status s) {
+        std::lock_guard lock(_mutex);
+        ++_stats.compaction_failures;
+        return s;
+    };
+    // 2. Read the group and plan each stream's blocks in offset order.
+    std::vector<byte_vector> bodies;
+    std::vector<object_view> views;
+    for (const auto& m : group) {
+        auto bytes = _objects->get(m.meta.key);
+        if (!bytes) {
+            return failed(bytes.error_value());
+        }
+        auto view = parse_object(*bytes);
+        if (!view) {
+            return failed(view.error_value());
+        }
+        bodies.push_back(std::move(*bytes));
+        views.push_back(std::move(*view));
+    }
+    struct block_ref {
+        size_t object = 0;
+        size_t block = 0;
+    };
+    std::map<stream_id, std::vector<block_ref>> plan;
+    std::map<stream_id, uint64_t> stream_bytes;
+    for (size_t o = 0; o < views.size(); ++o) {
+        for (size_t b = 0; b < views[o].blocks.size(); ++b) {
+            const block_index& index = views[o].blocks[b];
+            if (index.end_offset <= starts[index.stream]) {
+                continue;
+            }
+            plan[index.stream].push_back(block_ref{o, b});
+            stream_bytes[index.stream] += index.size;
+        }
+    }
+    for (auto& [stream, refs] : plan) {
+        std::sort(refs.begin(), refs.end(), [&](const block_ref& a, const block_ref& b) {
+            return views[a.object].blocks[a.block].start_offset <
+                   views[b.object].blocks[b.block].start_offset;
+        });
+        for (size_t i = 1; i < refs.size(); ++i) {
+            if (views[refs[i].object].blocks[refs[i].block].start_offset !=
+                views[refs[i - 1].object].blocks[refs[i - 1].block].end_offset) {
+                return failed(error(errc::corrupt, "compaction group of stream " +
+                                                       std::to_string(stream.value()) +
+                                                       " is not contiguous"));
+            }
+        }
+    }
+    // 3. Build: a stream object per stream with stream_object_bytes, one
+    //    stream-set object with the rest.
+    struct building {
+        object_id id;
+        object_builder builder;
+        object_record record;
+    };
+    std::vector<building> outputs;
+    std::map<stream_id, size_t> output_of;
+    const stream_id shared_output(UINT64_MAX);
+    for (const auto& [stream, refs] : plan) {
+        stream_id slot =
+            stream_bytes[stream] >= _options.stream_object_bytes ? stream : shared_output;
+        auto found = output_of.find(slot);
+        size_t which = 0;
+        if (found == output_of.end()) {
+            result<object_id> id = error(errc::io, "unset");
+            {
+                std::lock_guard upload_lock(_upload_mutex);
+                id = next_object_id();
+            }
+            if (!id) {
+                return failed(id.error_value());
+            }
+            outputs.push_back(building{*id, object_builder(*id, _options.object_block_size), {}});
+            outputs.back().record.key = object_key_for(*id);
+            which = outputs.size() - 1;
+            output_of[slot] = which;
+        } else {
+            which = found->second;
+        }
+        building& out = outputs[which];
+        for (const auto& ref : refs) {
+            const block_index& index = views[ref.object].blocks[ref.block];
+            byte_span body(bodies[ref.object]);
+            if (index.position + index.size > body.size()) {
+                return failed(error(errc::corrupt, "block beyond its object"));
+            }
+            auto entries =
+                parse_block(body.subspan(index.position, index.size), index, group[ref.object].id);
+            if (!entries) {
+                return failed(entries.error_value());
+            }
+            for (const auto& e : *entries) {
+                FLOE_TRY(out.builder.add(
+                    stream, entry{e.base_offset, e.record_count, e.max_timestamp, e.payload}));
+            }
+        }
+        out.record.ranges.push_back(
+            object_range{stream, views[refs.front().object].blocks[refs.front().block].start_offset,
+                         views[refs.back().object].blocks[refs.back().block].end_offset});
+    }
+    bodies.clear();
+    auto remove_outputs = [&] {
+        for (const auto& out : outputs) {
+            (void)_objects->remove(out.record.key);
+        }
+    };
+    for (auto& out : outputs) {
+        byte_vector bytes = out.builder.finish();
+        out.record.size = bytes.size();
+        status put = _objects->put(out.record.key, bytes);
+        if (!put) {
+            remove_outputs();  // best effort; recovery collects what is left
+            return failed(put);
+        }
+    }
+    if (_compaction_commit_hook) {
+        _compaction_commit_hook();
+    }
+    // 4. Commit: new records in, old records marked, all in one transaction
+    //    that requires every old record to be unchanged.
+    metadata::txn_request txn;
+    for (const auto& m : group) {
+        const std::string key = metadata::object_key(m.id);
+        txn.compares.push_back(metadata::compare::mod_revision_is(key, metadata::compare_op::equal,
+                                                                  m.meta.mod_revision));
+        object_record marked{m.meta.key, m.meta.size, object_state::marked_for_deletion,
+                             m.meta.ranges};
+        txn.success.push_back(metadata::op::put(key, encode_object_record(marked)));
+    }
+    for (const auto& out : outputs) {
+        const std::string key = metadata::object_key(out.id);
+        txn.compares.push_back(metadata::compare::absent(key));
+        txn.success.push_back(metadata::op::put(key, encode_object_record(out.record)));
+    }
+    // Probe for an unknown outcome: a new record exists only if the commit
+    // happened (with no outputs, the first old record being marked suffices:
+    // either way nothing readable is lost).
+    const std::string probe_key =
+        metadata::object_key(outputs.empty() ? group.front().id : outputs.front().id);
+    metadata::revision_t revision = 0;
+    {
+        std::lock_guard meta_lock(_metadata_mutex);
+        auto response = _meta->txn(txn);
+        if (!response) {
+            // Unknown outcome: the first old record says whether it happened.
+            auto check = _meta->get(probe_key);
+            if (!check) {
+                return failed(response.error_value());  // outputs: garbage for recovery
+            }
+            auto decoded = check->has_value() ? decode_object_record((*check)->value)
+                                              : result<object_record>(error(errc::not_found, ""));
+            bool applied =
+                decoded.has_value() &&
+                (outputs.empty() ? decoded->state == object_state::marked_for_deletion : true);
+            if (!applied) {
+                remove_outputs();
+                for (const auto& m : group) {
+                    (void)reload_object(m.id);
+                }
+                return failed(response.error_value());
+            }
+            revision = (*check)->mod_revision;
+        } else if (!response->succeeded) {
+            remove_outputs();
+            for (const auto& m : group) {
+                (void)reload_object(m.id);
+            }
+            return failed(
+                error(errc::conflict, "compaction refused: a replaced object record changed"));
+        } else {
+            revision = response->revision;
+        }
+    }
+    // 5. Switch the readers' maps from the old ranges to the new ones at once.
+    std::lock_guard lock(_mutex);
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& m : group) {
+        object_meta& meta = _object_meta[m.id];
+        forget_ranges_locked(m.id, meta.ranges);
+        meta.state = object_state::marked_for_deletion;
+        meta.mod_revision = revision;
+        meta.marked_since = now;
+    }
+    for (const auto& out : outputs) {
+        remember_object_locked(out.id, out.record, revision);
+    }
+    ++_stats.compactions;
+    _stats.objects_compacted += group.size();
+    _stats.objects_marked += group.size();
+    return ok();
+}
+
+status stream_store::mark_for_deletion(object_id id) {
+    object_meta meta;
+    {
+        std::lock_guard lock(_mutex);
+        auto it = _object_meta.find(id);
+        if (it == _object_meta.end() || it->second.state != object_state::committed) {
+            return ok();
+        }
+        meta = it->second;
+    }
+    const std::string key = metadata::object_key(id);
+    metadata::txn_request txn;
+    txn.compares.push_back(
+        metadata::compare::mod_revision_is(key, metadata::compare_op::equal, meta.mod_revision));
+    object_record marked{meta.key, meta.size, object_state::marked_for_deletion, meta.ranges};
+    txn.success.push_back(metadata::op::put(key, encode_object_record(marked)));
+    auto response = _meta->txn(txn);
+    if (!response || !response->succeeded) {
+        FLOE_TRY(reload_object(id));  // learn what changed (or whether it applied)
+        if (!response) {
+            return response.error_value();
+        }
+        return error(errc::conflict, key + " changed");
+    }
+    std::lock_guard lock(_mutex);
+    object_meta& current = _object_meta[id];
+    forget_ranges_locked(id, current.ranges);
+    current.state = object_state::marked_for_deletion;
+    current.mod_revision = response->revision;
+    current.marked_since = std::chrono::steady_clock::now();
+    ++_stats.objects_marked;
+    return ok();
+}
+
+status stream_store::run_retention_once() {
+    status first_error = ok();
+    auto note = [&](status s) {
+        if (!s && first_error) {
+            first_error = s;
+        }
+    };
+    {
+        std::lock_guard retention_lock(_retention_mutex);
+        // 1. Each stream's new start offset, over its committed object ranges.
+        struct stream_plan {
+            stream_id stream;
+            retention_policy policy;
+            offset start;
+            std::vector<object_ref> ranges;  // in offset order, above start
+            uint64_t pending_bytes = 0;
+        };
+        std::vector<stream_plan> plans;
+        {
+            std::lock_guard lock(_mutex);
+            for (const auto& [sid, policy] : _retention) {
+                auto it = _streams.find(sid);
+                if (it == _streams.end() || !it->second.known_in_metadata || it->second.fenced ||
+                    it->second.record.owner != _options.wal.owner) {
+                    continue;
+                }
+                const stream_state& st = it->second;
+                stream_plan p{sid, policy, st.record.start_offset, {}, 0};
+                for (const auto& [base, ref] : st.objects) {
+                    if (ref.end > p.start) {
+                        p.ranges.push_back(ref);
+                    }
+                }
+                for (const auto& [base, pending] : st.pending) {
+                    p.pending_bytes += pending.payload_bytes;
+                }
+                plans.push_back(std::move(p));
+            }
+        }
+        const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
+        for (const auto& p : plans) {
+            // Bytes and max timestamp of each range, from the object indexes.
+            std::vector<std::pair<uint64_t, int64_t>> sizes;
+            bool indexed = true;
+            for (const auto& ref : p.ranges) {
+                auto index = object_index(ref.id);
+                if (!index) {
+                    note(index.error_value());
+                    indexed = false;
+                    break;
+                }
+                uint64_t bytes = 0;
+                int64_t max_ts = -1;
+                for (const auto& b : **index) {
+                    if (b.stream == p.stream) {
+                        bytes += b.size;
+                        max_ts = std::max(max_ts, b.max_timestamp);
+                    }
+                }
+                sizes.emplace_back(bytes, max_ts);
+            }
+            if (!indexed) {
+                continue;
+            }
+            offset new_start = p.start;
+            if (p.policy.retention_ms >= 0) {
+                for (size_t i = 0; i < p.ranges.size(); ++i) {
+                    int64_t max_ts = sizes[i].second;
+                    if (max_ts < 0 || max_ts >= now_ms - p.policy.retention_ms) {
+                        break;  // unknown timestamps never expire
+                    }
+                    new_start = std::max(new_start, p.ranges[i].end);
+                }
+            }
+            if (p.policy.retention_bytes >= 0) {
+                uint64_t total = p.pending_bytes;
+                for (const auto& [bytes, ts] : sizes) {
+                    total += bytes;
+                }
+                for (size_t i = 0; i < p.ranges.size(); ++i) {
+                    if (total <= static_cast<uint64_t>(p.policy.retention_bytes)) {
+                        break;
+                    }
+                    total -= sizes[i].first;
+                    new_start = std::max(new_start, p.ranges[i].end);
+                }
+            }
+            if (new_start > p.start) {
+                note(trim(p.stream, new_start));
+            }
+        }
+        // 2. Mark this node's objects whose every range is below its stream's
+        //    start offset (a stream-set object waits for all its streams).
+        std::vector<object_id> dead;
+        {
+            const std::string prefix = own_object_prefix();
+            std::lock_guard lock(_mutex);
+            for (const auto& [id, meta] : _object_meta) {
+                if (meta.state != object_state::committed || !meta.key.starts_with(prefix)) {
+                    continue;
+                }
+                bool below = true;
+                for (const auto& range : meta.ranges) {
+                    auto st = _streams.find(range.stream);
+                    if (st == _streams.end() || !st->second.known_in_metadata ||
+                        range.end > st->second.record.start_offset) {
+                        below = false;
+                        break;
+                    }
+                }
+                if (below) {
+                    dead.push_back(id);
+                }
+            }
+        }
+        for (object_id id : dead) {
+            note(mark_for_deletion(id));
+        }
+    }
+    note(run_deletion_once());
+    return first_error;
+}
+
+status stream_store::run_deletion_once() {
+    std::lock_guard retention_lock(_retention_mutex);
+    struct due {
+        object_id id;
+        std::string key;
+        metadata::revision_t mod_revision = 0;
+    };
+    std::vector<due> doomed;
+    {
+        const std::string prefix = own_object_prefix();
+        const auto now = std::chrono::steady_clock::now();
+        std::lock_guard lock(_mutex);
+        for (const auto& [id, meta] : _object_meta) {
+            if (meta.state == object_state::marked_for_deletion && meta.key.starts_with(prefix) &&
+                now - meta.marked_since >= _options.deletion_grace) {
+                doomed.push_back(due{id, meta.key, meta.mod_revision});
+            }
+        }
+    }
+    for (const auto& d : doomed) {
+        // Object first, record second: a crash in between leaves a marked
+        // record whose deletion is simply repeated.
+        FLOE_TRY(_objects->remove(d.key));
+        _block_cache.erase_object(d.id);
+        const std::string key = metadata::object_key(d.id);
+        metadata::txn_request txn;
+        txn.compares.push_back(
+            metadata::compare::mod_revision_is(key, metadata::compare_op::equal, d.mod_revision));
+        txn.success.push_back(metadata::op::remove(key));
+        auto response = _meta->txn(txn);
+        if (!response) {
+            return response.error_value();
+        }
+        if (!response->succeeded) {
+            FLOE_TRY(reload_object(d.id));
+            continue;
+        }
+        std::lock_guard lock(_mutex);
+        _object_meta.erase(d.id);
+        _indexes.erase(d.id);
+        ++_stats.objects_deleted;
+    }
     return ok();
 }
 

@@ -28,9 +28,33 @@
 //     commit; the object is then deleted and the stream is fenced here). Only
 //     after the commit is the WAL trimmed, to the lowest position still
 //     pending.
+//     A stream whose pending data in the round reaches stream_object_bytes
+//     gets its own stream object instead; all objects of a round are
+//     committed in that same one transaction.
 //   - Recovery (in open()): WAL records below a stream's committed end are
 //     skipped; the rest rebuild the pending index and the log cache. Objects
-//     under this node's key prefix that metadata does not name are deleted.
+//     under this node's key prefix that metadata does not name are deleted
+//     (uncommitted uploads and compaction outputs alike).
+//   - Maintenance (a background thread every maintenance_interval, or
+//     run_compaction_once() / run_retention_once() / run_deletion_once()),
+//     only on objects under this node's key prefix:
+//       compaction rewrites small committed objects (below
+//       compaction_small_object_bytes) into one stream-set object plus a
+//       stream object per stream with at least stream_object_bytes, and
+//       commits in ONE transaction the new records and the old records set
+//       to "marked for deletion", comparing each old record's mod revision
+//       (a concurrent change, e.g. retention marking one, fails it and the
+//       new objects are deleted). The per-stream object maps switch from the
+//       old ranges to the new ones under _mutex after the commit, so a
+//       reader sees either, never a gap or a duplicate.
+//       retention moves each stream's start offset (retention.ms by the
+//       ranges' max timestamps, retention.bytes by the ranges' sizes; only
+//       over committed object ranges, so never beyond the committed end),
+//       then marks objects whose every range is below its stream's start.
+//       deletion removes marked objects from the object store once they have
+//       been marked for deletion_grace (readers that picked one before the
+//       switch keep working meanwhile), erases their cached blocks, then
+//       their metadata records.
 //
 // Threads and locks:
 //   - Any thread may call the public methods; they block on I/O (object store,
@@ -45,9 +69,14 @@
 //     _upload_mutex serializes upload rounds (uploader thread, upload_now()).
 //     _metadata_mutex serializes this store's read-modify-write transactions
 //     on stream records (open, trim, upload commit) and is held across
-//     metadata calls. Lock order: _upload_mutex -> _metadata_mutex -> _mutex,
-//     and _append_mutex -> _mutex; the log cache and block cache locks are
-//     innermost. WAL callbacks take only _mutex.
+//     metadata calls. _compaction_mutex serializes compaction rounds and
+//     _retention_mutex retention and deletion rounds (compaction and
+//     retention may interleave: their transactions compare object records).
+//     Lock order: _compaction_mutex -> _retention_mutex -> _upload_mutex ->
+//     _metadata_mutex -> _mutex, and _append_mutex -> _mutex; the log cache
+//     and block cache locks are innermost. WAL callbacks take only _mutex.
+//   - One maintenance thread, owned by the store (when maintenance_interval
+//     is non-zero).
 #pragma once
 
 #include <chrono>
@@ -99,6 +128,24 @@ struct stream_store_options {
     size_t max_readahead_blocks = 4;
     // Objects are stored under <object_prefix>/n<node>/<20-digit id>.
     std::string object_prefix = "objects";
+    // A stream with at least this many bytes in an upload round or a
+    // compaction gets a stream object of its own.
+    size_t stream_object_bytes = 8 << 20;
+    // Committed objects smaller than this are merged by compaction; at most
+    // compaction_max_bytes of them per compaction (bounds its memory).
+    size_t compaction_small_object_bytes = 8 << 20;
+    size_t compaction_max_bytes = 64 << 20;
+    // Objects marked for deletion are deleted this long after being marked
+    // (in-memory clock: restarts from open()).
+    std::chrono::milliseconds deletion_grace{60000};
+    // Compaction, retention and deletion run this often; 0 = only on request.
+    std::chrono::milliseconds maintenance_interval{30000};
+};
+
+// Per-stream retention (Kafka's retention.ms / retention.bytes); -1 = none.
+struct retention_policy {
+    int64_t retention_ms = -1;     // drop object ranges whose max timestamp is older
+    int64_t retention_bytes = -1;  // keep at most this many bytes (committed + pending)
 };
 
 // An entry returned by read(): `record_count` offsets from `base_offset`.
@@ -129,6 +176,12 @@ public:
         uint64_t object_block_fetches = 0;
         uint64_t pending_bytes = 0;
         uint64_t wal_trim_position = 0;
+        uint64_t stream_objects_uploaded = 0;  // of objects_uploaded
+        uint64_t compactions = 0;              // committed compactions
+        uint64_t compaction_failures = 0;      // conflicts and errors
+        uint64_t objects_compacted = 0;        // objects replaced by compaction
+        uint64_t objects_marked = 0;           // by compaction or retention
+        uint64_t objects_deleted = 0;          // after the grace period
     };
 
     // Recovers and opens everything (see the header comment); starts the
@@ -176,6 +229,27 @@ public:
     // Uploads nothing when nothing is pending.
     status upload_now();
 
+    // Retention settings of a stream (in memory; the Kafka layer sets them
+    // from topic configs). Applied by run_retention_once().
+    void set_retention(stream_id stream, retention_policy policy);
+
+    // One compaction round on the caller's thread: merges one group of small
+    // objects. Ok with nothing to do; errc::conflict when a concurrent change
+    // to a replaced object's record refused the commit (nothing is lost: the
+    // new objects are deleted and the old ones stay).
+    status run_compaction_once();
+    // Applies every stream's retention (moving start offsets), marks objects
+    // wholly below their streams' start offsets, then runs deletion.
+    status run_retention_once();
+    // Deletes objects marked at least deletion_grace ago.
+    status run_deletion_once();
+    // Test hook: runs in run_compaction_once() after the new objects are put
+    // and before the commit.
+    void set_compaction_commit_hook(std::function<void()> hook);
+
+    // Committed objects (not marked) under this node's prefix, by id.
+    std::vector<object_id> live_objects() const;
+
     std::optional<stream_info> info(stream_id stream) const;
     stats statistics() const;
 
@@ -209,6 +283,10 @@ private:
     struct object_meta {
         std::string key;
         uint64_t size = 0;
+        object_state state = object_state::committed;
+        std::vector<object_range> ranges;
+        metadata::revision_t mod_revision = 0;
+        std::chrono::steady_clock::time_point marked_since;
     };
     struct upload_item {
         stream_id stream;
@@ -223,6 +301,14 @@ private:
     status recover_wal(wal_file& file);
     status collect_garbage();
     std::string object_key_for(object_id id) const;
+    std::string own_object_prefix() const;
+    // Records an object's metadata; for a committed one also points its
+    // streams' object maps at it. Needs _mutex.
+    void remember_object_locked(object_id id, const object_record& record,
+                                metadata::revision_t mod_revision);
+    result<object_id> next_object_id();
+    // Drops the object-map entries that point at `id`. Needs _mutex.
+    void forget_ranges_locked(object_id id, const std::vector<object_range>& ranges);
 
     // WAL completion of an append; false when the stream was fenced meanwhile
     // (the append is then not acknowledged).
@@ -241,8 +327,13 @@ private:
 
     // Upload machinery (uploader thread or upload_now, under _upload_mutex).
     status upload_round();
-    status commit_object(object_id id, const object_record& record,
-                         const std::map<stream_id, offset>& new_ends);
+    status commit_objects(const std::vector<std::pair<object_id, object_record>>& objects,
+                          const std::map<stream_id, offset>& new_ends);
+    // Maintenance (see the header comment).
+    status mark_for_deletion(object_id id);
+    // Reloads one object record from metadata (after a refused compaction).
+    status reload_object(object_id id);
+    void maintenance_loop();
     // Reloads a stream's record and object ranges from metadata (after a
     // commit whose response was lost); needs _metadata_mutex.
     status resync_stream(stream_id stream);
@@ -277,6 +368,12 @@ private:
     uint64_t _id_pool_next = 0;
     uint64_t _id_pool_end = 0;
     std::thread _uploader;
+
+    std::mutex _compaction_mutex;
+    std::mutex _retention_mutex;
+    std::function<void()> _compaction_commit_hook;               // guarded by _compaction_mutex
+    std::unordered_map<stream_id, retention_policy> _retention;  // guarded by _mutex
+    std::thread _maintenance;
 };
 
 }  // namespace floe::stream

@@ -29,6 +29,12 @@ inline stream_store_options options(int64_t wal_epoch) {
     o.object_block_size = 16 << 10;
     o.retry_initial = std::chrono::milliseconds(1);
     o.retry_max = std::chrono::milliseconds(50);
+    // Compaction and deletion run all the time, so kills land in them too.
+    o.maintenance_interval = std::chrono::milliseconds(30);
+    o.compaction_small_object_bytes = 1 << 20;
+    o.compaction_max_bytes = 4 << 20;
+    o.stream_object_bytes = 256 << 10;
+    o.deletion_grace = std::chrono::milliseconds(50);
     return o;
 }
 
