@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <string>
 
 #include <chrono>
 #include <cstdlib>
@@ -305,8 +306,34 @@ void nfs_server::kill_server() {
 }
 
 void nfs_server::freeze() {
-    if (_pid > 0) {
-        ::kill(_pid, SIGSTOP);
+    if (_pid <= 0) {
+        return;
+    }
+    ::kill(_pid, SIGSTOP);
+    // SIGSTOP takes effect asynchronously: wait (bounded) until every thread
+    // of the server is stopped, so that no request is answered after freeze()
+    // returns.
+    auto task_dir = std::filesystem::path("/proc") / std::to_string(_pid) / "task";
+    for (int attempt = 0; attempt < 500; ++attempt) {
+        bool all_stopped = true;
+        std::error_code ec;
+        for (const auto& task : std::filesystem::directory_iterator(task_dir, ec)) {
+            std::ifstream stat(task.path() / "stat");
+            std::string line;
+            std::getline(stat, line);
+            auto close_paren = line.rfind(')');
+            char state = close_paren != std::string::npos && close_paren + 2 < line.size()
+                             ? line[close_paren + 2]
+                             : '?';
+            if (state != 'T' && state != 't') {
+                all_stopped = false;
+                break;
+            }
+        }
+        if (all_stopped && !ec) {
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
 }
 
