@@ -45,7 +45,7 @@ status sync_parent_directory(const std::string& path) {
 
 }  // namespace
 
-aligned_buffer::aligned_buffer(size_t size) : _size(size) {
+aligned_buffer::aligned_buffer(size_t size, uninitialized_t) : _size(size) {
     if (size == 0) {
         return;
     }
@@ -54,7 +54,12 @@ aligned_buffer::aligned_buffer(size_t size) : _size(size) {
     if (_data == nullptr) {
         abort_with("aligned_buffer: out of memory");
     }
-    std::memset(_data, 0, rounded);
+}
+
+aligned_buffer::aligned_buffer(size_t size) : aligned_buffer(size, uninitialized) {
+    if (_data != nullptr) {
+        std::memset(_data, 0, (size + k_alignment - 1) / k_alignment * k_alignment);
+    }
 }
 
 aligned_buffer::~aligned_buffer() {

@@ -88,10 +88,16 @@ private:
     std::string _mode;
 };
 
-// Allocates `size` bytes aligned to 4096 (for O_DIRECT buffers), zero-filled.
+// Allocates `size` bytes aligned to 4096 (for O_DIRECT buffers), zero-filled
+// unless constructed with `uninitialized` (for a buffer the caller fills in
+// whole, e.g. a WAL group, which zeroes only its padding).
 struct aligned_buffer {
+    struct uninitialized_t {};
+    static constexpr uninitialized_t uninitialized{};
+
     aligned_buffer() = default;
     explicit aligned_buffer(size_t size);
+    aligned_buffer(size_t size, uninitialized_t);
     ~aligned_buffer();
     aligned_buffer(aligned_buffer&& other) noexcept;
     aligned_buffer& operator=(aligned_buffer&& other) noexcept;

@@ -40,7 +40,10 @@
 //   - close() (and the destructor) wait for every accepted append to complete.
 //
 // Threads: one writer thread (forms groups, writes the header, runs
-// callbacks) and max_in_flight I/O threads (write + fdatasync). Callbacks must
+// callbacks) and max_in_flight I/O threads (write + fdatasync). Under light
+// load (no group in flight, nothing else queued, a group of a few records) the
+// writer thread writes and syncs the group itself, saving two thread
+// hand-offs; the contracts above are the same either way. Callbacks must
 // be short and must not call append(), trim() or close() (post a message
 // instead). append(), trim(), read(), and the observers may be called from any
 // thread.
@@ -139,6 +142,10 @@ private:
     std::unique_ptr<group_job> build_group(std::vector<pending_append>& items, uint64_t start,
                                            uint64_t padded);
     status write_header(const wal_format::header& h);
+    // Writes one group (two writes when it wraps) and syncs; no lock held.
+    status write_group(const group_job& job);
+    // Returns a released group's buffer to the spare pool; writer thread only.
+    void recycle(group_job& job);
 
     const std::shared_ptr<wal_file> _file;
     const wal_options _options;
@@ -163,6 +170,9 @@ private:
     stats _stats;                  // guarded by _mutex
     // [start, end) of groups from scan_start on; writer thread only.
     std::deque<std::pair<uint64_t, uint64_t>> _groups;
+    // Group buffers of _buffer_size bytes for reuse; writer thread only.
+    const uint64_t _buffer_size;
+    std::vector<aligned_buffer> _spare_buffers;
 
     std::once_flag _join_once;
     std::thread _writer;
