@@ -4,13 +4,16 @@
 // the block cache). VmRSS (/proc/self/status) is sampled every second; the
 // target is max RSS <= log cache + block cache + 64 MiB.
 //
-//   FLOE_BENCH_SECONDS=90 build-s3fault-rel/bench/stream_memory_bench
+//   FLOE_BENCH_SECONDS=120 build-streammem-rel/bench/stream_memory_bench
 //
 // Environment: FLOE_BENCH_SECONDS (default 600), FLOE_BENCH_MBPS (offered
 // append load in MB/s, default 20), FLOE_BENCH_DIR (default /tmp),
 // FLOE_BENCH_LOG_CACHE_MIB / FLOE_BENCH_BLOCK_CACHE_MIB (default 64 each),
 // FLOE_BENCH_UPLOAD_MIB (upload threshold, default 16; objects up to twice it),
-// FLOE_BENCH_READAHEAD (most blocks per ranged GET, default the store's).
+// FLOE_BENCH_READAHEAD (most blocks per ranged GET, default the store's),
+// FLOE_BENCH_BUILD_MIB (build_memory_bytes: upload / compaction buffers,
+// default the store's 48 MiB; it must fit in the 64 MiB over the caches),
+// FLOE_BENCH_TUNE_ALLOCATOR (0 = leave glibc malloc's dynamic mmap threshold).
 // The catch-up reader copies every payload into a 1 MiB scratch buffer, as a
 // fetch response would.
 // Storage: WAL file, local object store, embedded metadata in a temp dir
@@ -97,6 +100,8 @@ int main() {
     o.upload_age = std::chrono::milliseconds(1000);
     o.max_object_bytes = 2 * o.upload_bytes;
     o.max_readahead_blocks = env_or("FLOE_BENCH_READAHEAD", o.max_readahead_blocks);
+    o.build_memory_bytes = env_or("FLOE_BENCH_BUILD_MIB", o.build_memory_bytes >> 20) << 20;
+    o.tune_allocator = env_or("FLOE_BENCH_TUNE_ALLOCATOR", 1) != 0;
     const uint64_t rss_before_store = resident_bytes();
     auto file =
         posix_file::open((dir / "wal").string(), wal_format::k_data_offset + k_wal_capacity);
@@ -229,6 +234,13 @@ int main() {
         }
     });
 
+    std::printf(
+        "upload threshold %llu MiB, max object %llu MiB, build memory %llu MiB, "
+        "read-ahead %llu blocks, allocator tuned: %s\n",
+        static_cast<unsigned long long>(o.upload_bytes >> 20),
+        static_cast<unsigned long long>(o.max_object_bytes >> 20),
+        static_cast<unsigned long long>(o.build_memory_bytes >> 20),
+        static_cast<unsigned long long>(o.max_readahead_blocks), o.tune_allocator ? "yes" : "no");
     std::printf("t(s)  RSS(MiB)  appended(MiB)  tail(MiB)  catch-up(MiB)  pending(MiB)\n");
     uint64_t max_rss = 0;
     uint64_t max_at = 0;

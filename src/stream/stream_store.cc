@@ -3,7 +3,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <mutex>
 #include <set>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "metadata/registry_keys.h"
 #include "wal/recovery.h"
@@ -46,6 +51,15 @@ error out_of_range(stream_id stream, offset start, offset low, offset high) {
                                       std::to_string(high.value()) + "]");
 }
 
+// Fixes glibc malloc's mmap threshold once per process (see
+// stream_store_options::tune_allocator).
+void tune_allocator_once() {
+#if defined(__GLIBC__)
+    static std::once_flag once;
+    std::call_once(once, [] { (void)::mallopt(M_MMAP_THRESHOLD, 128 << 10); });
+#endif
+}
+
 }  // namespace
 
 stream_store::stream_store(stream_store_options options,
@@ -62,6 +76,9 @@ result<std::unique_ptr<stream_store>> stream_store::open(
     std::shared_ptr<objstore::object_store> objects, std::shared_ptr<metadata::store> meta) {
     if (!wal_file || !objects || !meta) {
         return error(errc::invalid_argument, "stream_store needs a WAL file, objects and metadata");
+    }
+    if (options.tune_allocator) {
+        tune_allocator_once();
     }
     std::unique_ptr<stream_store> store(
         new stream_store(std::move(options), std::move(objects), std::move(meta)));
@@ -706,10 +723,18 @@ result<shared_buffer> stream_store::fetch_block(object_id id,
     if (bytes->size() != end - begin) {
         return error(errc::corrupt, "object " + key + " is shorter than its index says");
     }
-    shared_buffer whole = shared_buffer::adopt(std::move(*bytes));
+    if (last == block) {
+        shared_buffer whole = shared_buffer::adopt(std::move(*bytes));
+        _block_cache.put(id, blocks[block].position, whole);
+        return whole;
+    }
+    // Each block of a read-ahead GET is cached in its own buffer: a slice
+    // would keep the whole GET buffer alive until its last block is evicted,
+    // so the cache would pin more than it accounts.
     shared_buffer first;
     for (size_t i = block; i <= last; ++i) {
-        shared_buffer part = whole.slice(blocks[i].position - begin, blocks[i].size);
+        shared_buffer part = shared_buffer::copy_of(
+            byte_span(bytes->data() + (blocks[i].position - begin), blocks[i].size));
         if (i == block) {
             first = part;
         }
@@ -903,16 +928,36 @@ void stream_store::uploader_loop() {
     }
 }
 
+size_t stream_store::upload_round_limit() const {
+    size_t limit = _options.max_object_bytes;
+    if (_options.build_memory_bytes != 0) {
+        limit = std::min(limit, _options.build_memory_bytes / 2);
+    }
+    return std::max<size_t>(limit, 1);
+}
+
+size_t stream_store::compaction_group_limit() const {
+    size_t limit = _options.compaction_max_bytes;
+    if (_options.build_memory_bytes != 0) {
+        limit = std::min(limit, _options.build_memory_bytes / 3);
+    }
+    return std::max<size_t>(limit, 1);
+}
+
 status stream_store::upload_now() {
     return upload_round();
 }
 
 status stream_store::upload_round() {
+    // Object building of uploads and compactions never overlaps, so each may
+    // use build_memory_bytes (see upload_round_limit).
+    std::lock_guard build_lock(_build_mutex);
     std::lock_guard upload_lock(_upload_mutex);
     // 1. What to upload: each stream's pending entries from its committed end,
-    //    within max_object_bytes in total.
+    //    within upload_round_limit() in total.
     std::vector<upload_item> items;
     {
+        const size_t limit = upload_round_limit();
         std::lock_guard lock(_mutex);
         size_t total = 0;
         for (const auto& [id, st] : _streams) {
@@ -921,8 +966,7 @@ status stream_store::upload_round() {
             }
             offset expected = st.record.committed_end;
             for (const auto& [base, p] : st.pending) {
-                if (base != expected ||
-                    (!items.empty() && total + p.payload_bytes > _options.max_object_bytes)) {
+                if (base != expected || (!items.empty() && total + p.payload_bytes > limit)) {
                     break;
                 }
                 items.push_back(upload_item{id, base, p});
@@ -1274,7 +1318,7 @@ status stream_store::run_compaction_once() {
     const std::string prefix = own_object_prefix();
     // 1. The group: small committed objects of this node, in id order, whose
     //    streams are all owned here, while each stream's kept ranges stay
-    //    contiguous and the total stays within compaction_max_bytes. Ranges
+    //    contiguous and the total stays within compaction_group_limit(). Ranges
     //    (and blocks) wholly below their stream's start offset are dropped.
     struct member {
         object_id id;
@@ -1306,7 +1350,7 @@ status stream_store::run_compaction_once() {
             for (object_id id : ids) {
                 const object_meta& meta = _object_meta[id];
                 if (taken.count(id) != 0 ||
-                    (!group.empty() && total + meta.size > _options.compaction_max_bytes)) {
+                    (!group.empty() && total + meta.size > compaction_group_limit())) {
                     continue;
                 }
                 bool usable = true;
@@ -1352,6 +1396,9 @@ status stream_store::run_compaction_once() {
     if (group.size() < 2) {
         return ok();
     }
+    // Held while the sources and outputs are in memory (until the puts):
+    // uploads wait meanwhile (build_memory_bytes is shared).
+    std::unique_lock build_lock(_build_mutex);
     auto failed = [this](status s) {
         std::lock_guard lock(_mutex);
         ++_stats.compaction_failures;
@@ -1469,6 +1516,7 @@ status stream_store::run_compaction_once() {
             return failed(put);
         }
     }
+    build_lock.unlock();
     if (_compaction_commit_hook) {
         _compaction_commit_hook();
     }

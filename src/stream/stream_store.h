@@ -72,9 +72,13 @@
 //     metadata calls. _compaction_mutex serializes compaction rounds and
 //     _retention_mutex retention and deletion rounds (compaction and
 //     retention may interleave: their transactions compare object records).
-//     Lock order: _compaction_mutex -> _retention_mutex -> _upload_mutex ->
-//     _metadata_mutex -> _mutex, and _append_mutex -> _mutex; the log cache
-//     and block cache locks are innermost. WAL callbacks take only _mutex.
+//     _build_mutex keeps object building of an upload round and of a
+//     compaction from overlapping (both are bounded by build_memory_bytes);
+//     held across object store I/O.
+//     Lock order: _compaction_mutex -> _retention_mutex -> _build_mutex ->
+//     _upload_mutex -> _metadata_mutex -> _mutex, and _append_mutex ->
+//     _mutex; the log cache and block cache locks are innermost. WAL
+//     callbacks take only _mutex.
 //   - One maintenance thread, owned by the store (when maintenance_interval
 //     is non-zero).
 #pragma once
@@ -120,6 +124,17 @@ struct stream_store_options {
     std::chrono::milliseconds upload_age{1000};
     // Upper bound on one object's data (bounds the uploader's memory).
     size_t max_object_bytes = 64 << 20;
+    // Memory for building objects, outside the two caches (the budget is
+    // log_cache_bytes + block_cache_bytes + this + a fixed overhead). An
+    // upload round copies its payloads into the object being built, whose
+    // buffer may transiently hold twice that while it grows, so a round takes
+    // at most build_memory_bytes / 2 of payload (and max_object_bytes). A
+    // compaction holds its source objects, the outputs and the growing
+    // buffer's transient copy, so a group takes at most build_memory_bytes / 3
+    // of source objects (and compaction_max_bytes). Upload and compaction
+    // never build at the same time. 0 = no cap beyond max_object_bytes and
+    // compaction_max_bytes.
+    size_t build_memory_bytes = 48 << 20;
     size_t object_block_size = object_layout::kDefaultBlockSize;
     // Backoff between failed upload attempts: doubles from initial to max.
     std::chrono::milliseconds retry_initial{10};
@@ -140,6 +155,14 @@ struct stream_store_options {
     std::chrono::milliseconds deletion_grace{60000};
     // Compaction, retention and deletion run this often; 0 = only on request.
     std::chrono::milliseconds maintenance_interval{30000};
+    // On glibc, open() fixes malloc's mmap threshold at 128 KiB (once per
+    // process, mallopt(M_MMAP_THRESHOLD)): block, read-ahead and object
+    // buffers (up to tens of MiB) are then mmapped and returned to the OS
+    // when freed. glibc's default raises the threshold dynamically (up to
+    // 32 MiB) after such a buffer is freed, after which they come from the
+    // heap and freed memory stays resident (fragmentation). A process that
+    // tunes its allocator itself sets this to false.
+    bool tune_allocator = true;
 };
 
 // Per-stream retention (Kafka's retention.ms / retention.bytes); -1 = none.
@@ -340,6 +363,10 @@ private:
     bool sleep_for(std::chrono::milliseconds d);
     void uploader_loop();
     bool upload_due_locked() const;
+    // Payload bytes one upload round may take, and source bytes one
+    // compaction group may take (build_memory_bytes applied).
+    size_t upload_round_limit() const;
+    size_t compaction_group_limit() const;
 
     const stream_store_options _options;
     const std::shared_ptr<objstore::object_store> _objects;
@@ -348,6 +375,7 @@ private:
     log_cache _log_cache;
     block_cache _block_cache;
 
+    std::mutex _build_mutex;
     std::mutex _metadata_mutex;
     std::mutex _append_mutex;
     std::mutex _upload_mutex;

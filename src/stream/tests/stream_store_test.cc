@@ -144,6 +144,37 @@ TEST_F(StreamStoreTest, ReadAheadFetchesFewerTimesThanBlocks) {
     EXPECT_LT(_store->statistics().object_block_fetches, 25u);
 }
 
+TEST_F(StreamStoreTest, BuildMemoryCapsUploadRound) {
+    // build_memory_bytes / 2 of payload per round: 2000 bytes = 4 entries of 500.
+    auto options = small_options();
+    options.build_memory_bytes = 4000;
+    start(options);
+    (void)_store->open_stream(stream_id(1), epoch(1));
+    int64_t end = append_many(1, epoch(1), 0, 10, 500);
+    ASSERT_TRUE(_store->upload_now().has_value());
+    EXPECT_EQ(_store->info(stream_id(1))->record.committed_end, offset(8));
+    ASSERT_TRUE(_store->upload_now().has_value());
+    ASSERT_TRUE(_store->upload_now().has_value());
+    EXPECT_EQ(_store->info(stream_id(1))->record.committed_end, offset(end));
+    EXPECT_EQ(_store->statistics().objects_uploaded, 3u);
+    verify(1, 0, end, 500, 1 << 20);
+}
+
+TEST_F(StreamStoreTest, ReadAheadBlocksCachedSeparately) {
+    // Read-ahead blocks are cached in their own buffers: every cached block
+    // is served again without a fetch, and the cache stays within capacity.
+    auto options = small_options();
+    options.log_cache_bytes = 0;
+    options.max_readahead_blocks = 8;
+    options.block_cache_bytes = 16 << 10;  // a few 4 KiB blocks
+    start(options);
+    (void)_store->open_stream(stream_id(1), epoch(1));
+    int64_t end = append_many(1, epoch(1), 0, 200, 1000);
+    ASSERT_TRUE(_store->upload_now().has_value());
+    verify(1, 0, end, 1000, 1);
+    verify(1, 0, end, 1000, 1);
+}
+
 TEST_F(StreamStoreTest, ReadsAfterRestart) {
     start();
     (void)_store->open_stream(stream_id(1), epoch(1));
