@@ -58,21 +58,6 @@ bool answers_http(uint16_t port) {
 
 }  // namespace
 
-uint16_t free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t length = sizeof(addr);
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
-        abort_with(std::string("cannot find a free port: ") + std::strerror(errno));
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
 std::string unique_bucket_name() {
     static std::atomic<int> counter{0};
     return "floe-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
@@ -118,7 +103,7 @@ status moto_server::start() {
     // moto can take a few seconds to import; a port taken between free_port()
     // and its bind makes it exit, so try a few ports.
     for (int tries = 0; tries < 3; ++tries) {
-        _port = free_port();
+        _port = floe::testing::free_loopback_port();
         _log_path =
             "/tmp/floe-moto-" + std::to_string(::getpid()) + "-" + std::to_string(_port) + ".log";
         pid_t parent = ::getpid();

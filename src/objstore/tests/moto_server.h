@@ -17,6 +17,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "base/testing/loopback.h"
 
 namespace floe::objstore::testing {
 
@@ -40,9 +41,6 @@ private:
     uint16_t _port = 0;
     std::string _log_path;
 };
-
-// A TCP port on 127.0.0.1 that was free a moment ago.
-uint16_t free_port();
 
 // A bucket name unique within this process ("floe-<pid>-<n>").
 std::string unique_bucket_name();

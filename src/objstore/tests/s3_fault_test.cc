@@ -179,7 +179,7 @@ TEST_F(s3_faults, server_that_never_answers_times_out_with_io) {
 }
 
 TEST_F(s3_faults, unreachable_endpoint_fails_with_io) {
-    _config.endpoint = "http://127.0.0.1:" + std::to_string(testing::free_port());
+    _config.endpoint = "http://127.0.0.1:" + std::to_string(floe::testing::free_loopback_port());
     _config.retry_deadline = milliseconds(800);
     auto store = proxied();
     expect_bounded_io_failure(*store, milliseconds(1'300));

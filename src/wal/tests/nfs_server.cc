@@ -96,21 +96,6 @@ status ensure_rpcbind() {
 
 }  // namespace
 
-uint16_t free_loopback_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t length = sizeof(addr);
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
-        abort_with(std::string("cannot find a free port: ") + std::strerror(errno));
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
 result<nfs_server*> nfs_server::instance() {
     static std::mutex mutex;
     static std::unique_ptr<nfs_server> server;
@@ -150,9 +135,9 @@ status nfs_server::prepare() {
     if (ec) {
         return error(errc::io, "create " + _export_dir + ": " + ec.message());
     }
-    _nfs_port = free_loopback_port();
+    _nfs_port = floe::testing::free_loopback_port();
     do {
-        _mount_port = free_loopback_port();
+        _mount_port = floe::testing::free_loopback_port();
     } while (_mount_port == _nfs_port);
     return write_config();
 }

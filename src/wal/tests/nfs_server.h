@@ -36,6 +36,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "base/testing/loopback.h"
 
 namespace floe::wal_test {
 
@@ -79,8 +80,5 @@ private:
     std::string _export_dir;
     std::string _log_path;
 };
-
-// A TCP port on 127.0.0.1 that was free a moment ago.
-uint16_t free_loopback_port();
 
 }  // namespace floe::wal_test

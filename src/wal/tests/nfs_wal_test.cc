@@ -131,9 +131,10 @@ TEST(NfsFile, UnstableWritesWithCommitAndZeroFill) {
 
 TEST(NfsFile, ErrorsNameTheUrlAndOperation) {
     // Nothing listens on this port: mount fails fast, as errc::io naming the URL.
-    std::string url =
-        "nfs://127.0.0.1/nowhere/wal?nfsport=" + std::to_string(free_loopback_port()) +
-        "&mountport=" + std::to_string(free_loopback_port()) + "&version=3";
+    std::string url = "nfs://127.0.0.1/nowhere/wal?nfsport=" +
+                      std::to_string(floe::testing::free_loopback_port()) +
+                      "&mountport=" + std::to_string(floe::testing::free_loopback_port()) +
+                      "&version=3";
     auto started = steady_clock::now();
     auto file = nfs_file::open(url, 4096, {.rpc_timeout = std::chrono::seconds(1)});
     ASSERT_FALSE(file.has_value());
