@@ -20,6 +20,7 @@
 // ring does after its first lap. A plain main() rather than Google Benchmark:
 // these are multi-threaded, time-based runs with latency percentiles.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,6 +45,16 @@ using clock_type = std::chrono::steady_clock;
 
 double micros(clock_type::duration d) {
     return std::chrono::duration<double, std::micro>(d).count();
+}
+
+// User + system CPU seconds of this process so far.
+double cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    auto sec = [](const timeval& t) {
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
+    return sec(u.ru_utime) + sec(u.ru_stime);
 }
 
 struct percentiles {
@@ -158,11 +169,30 @@ size_t in_flight() {
     return env_size("FLOE_BENCH_IN_FLIGHT", floe::wal_options{}.max_in_flight);
 }
 
+// Append sizes to run: FLOE_BENCH_SIZES="1024,16384" or all four.
+std::vector<size_t> bench_sizes() {
+    const char* v = std::getenv("FLOE_BENCH_SIZES");
+    if (v == nullptr) {
+        return {1024, 4096, 16384, 65536};
+    }
+    std::vector<size_t> out;
+    for (const char* p = v; *p != '\0';) {
+        char* end = nullptr;
+        out.push_back(static_cast<size_t>(std::strtoull(p, &end, 10)));
+        p = *end == ',' ? end + 1 : end;
+        if (end == p && *p != '\0') {
+            break;
+        }
+    }
+    return out;
+}
+
 struct wal_run {
     double mean_group_bytes = 0;
     double mib_per_s = 0;
     double appends_per_s = 0;
     double records_per_group = 0;
+    double cpu_cores = 0;  // process CPU time / wall time during the run
     percentiles latency{};
 };
 
@@ -206,8 +236,11 @@ wal_run run_wal(const std::string& dir, size_t payload_size, int producers,
     std::vector<double> latencies;
     std::atomic<uint64_t> completed{0};
     std::atomic<uint64_t> failed{0};
-    floe::byte_vector payload(payload_size, 0x42);
+    // One reference-counted buffer per append size, appended without copying
+    // (as the broker appends a produce request's batch).
+    auto payload = floe::shared_buffer::adopt(floe::byte_vector(payload_size, 0x42));
     auto start = clock_type::now();
+    double cpu_start = cpu_seconds();
     auto end_at = start + duration;
     std::vector<std::thread> threads;
     for (int t = 0; t < producers; ++t) {
@@ -233,7 +266,7 @@ wal_run run_wal(const std::string& dir, size_t payload_size, int producers,
                 }
                 auto t0 = clock_type::now();
                 w.append(floe::stream_id(static_cast<uint64_t>(t)), floe::epoch(1), floe::offset(i),
-                         1, payload, [&, t0](floe::result<floe::wal_position> r) {
+                         1, {}, payload, [&, t0](floe::result<floe::wal_position> r) {
                              double us = micros(clock_type::now() - t0);
                              if (r) {
                                  completed.fetch_add(1, std::memory_order_relaxed);
@@ -242,8 +275,11 @@ wal_run run_wal(const std::string& dir, size_t payload_size, int producers,
                              }
                              std::lock_guard lock(m);
                              mine.push_back(us);
-                             --outstanding;
-                             cv.notify_one();
+                             // Wake the producer only when it waits for a
+                             // slot (or for the last completion).
+                             if (outstanding-- == max_outstanding || outstanding == 0) {
+                                 cv.notify_one();
+                             }
                          });
             }
             std::unique_lock lock(m);
@@ -256,6 +292,7 @@ wal_run run_wal(const std::string& dir, size_t payload_size, int producers,
         t.join();
     }
     double seconds = micros(clock_type::now() - start) / 1e6;
+    double cpu = cpu_seconds() - cpu_start;
     auto stats = w.statistics();
     stop = true;
     trimmer.join();
@@ -271,6 +308,7 @@ wal_run run_wal(const std::string& dir, size_t payload_size, int producers,
     out.mean_group_bytes =
         stats.groups ? static_cast<double>(stats.bytes) / static_cast<double>(stats.groups) : 0;
     out.latency = summarize(latencies);
+    out.cpu_cores = cpu / seconds;
     std::filesystem::remove(path);
     return out;
 }
@@ -290,7 +328,7 @@ int main() {
     std::vector<std::pair<size_t, wal_run>> max_runs;
     double best_mib = 0;
     size_t best_size = 0;
-    for (size_t size : {1024, 4096, 16384, 65536}) {
+    for (size_t size : bench_sizes()) {
         auto r = run_wal(dir, size, producers, std::chrono::milliseconds(3000), 0);
         max_runs.emplace_back(size, r);
         if (r.mib_per_s > best_mib) {
@@ -299,8 +337,9 @@ int main() {
         }
         std::printf(
             "  %5zu B appends: %8.0f appends/s  %7.1f MiB/s  %6.1f records/group  "
-            "latency p50 %.0f us p99 %.0f us\n",
-            size, r.appends_per_s, r.mib_per_s, r.records_per_group, r.latency.p50, r.latency.p99);
+            "latency p50 %.0f us p99 %.0f us  %.2f cores\n",
+            size, r.appends_per_s, r.mib_per_s, r.records_per_group, r.latency.p50, r.latency.p99,
+            r.cpu_cores);
     }
     std::printf("\nWAL append latency, one producer, one append outstanding (the floor):\n");
     for (size_t size : {1024, 16384}) {
@@ -316,9 +355,9 @@ int main() {
         half_runs.emplace_back(size, r);
         std::printf(
             "  %5zu B appends at %8.0f/s (%6.1f MiB/s): p50 %.0f us  p99 %.0f us  "
-            "p99.9 %.0f us  %5.1f records/group  %4.0f KiB/group\n",
+            "p99.9 %.0f us  %5.1f records/group  %4.0f KiB/group  %.2f cores\n",
             size, r.appends_per_s, r.mib_per_s, r.latency.p50, r.latency.p99, r.latency.p999,
-            r.records_per_group, r.mean_group_bytes / 1024);
+            r.records_per_group, r.mean_group_bytes / 1024, r.cpu_cores);
     }
     // The device's write+fdatasync latency at the sizes the WAL actually wrote
     // at half load (its mean group size per append size, rounded up to 4 KiB),

@@ -1,8 +1,10 @@
 #include "stream/stream_store.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <set>
 
@@ -16,14 +18,14 @@
 namespace floe::stream {
 namespace {
 
-byte_vector encode_wal_payload(int64_t max_timestamp, byte_span payload) {
-    byte_vector out;
-    out.reserve(kWalPayloadHeaderSize + payload.size());
-    byte_writer w(out);
-    w.write_uint8(kWalPayloadVersion);
-    w.write_int64(max_timestamp);
-    w.write_bytes(payload);
-    return out;
+// The WAL payload of an entry is this header followed by the entry's bytes.
+void encode_wal_payload_header(int64_t max_timestamp,
+                               std::array<uint8_t, kWalPayloadHeaderSize>& out) {
+    out[0] = kWalPayloadVersion;
+    auto ts = static_cast<uint64_t>(max_timestamp);
+    for (size_t i = 0; i < 8; ++i) {
+        out[1 + i] = static_cast<uint8_t>(ts >> (56 - 8 * i));  // big-endian, as byte_writer
+    }
 }
 
 struct wal_payload {
@@ -412,6 +414,13 @@ status stream_store::trim(stream_id stream, offset new_start) {
 status stream_store::append(stream_id stream, epoch stream_epoch, offset base_offset,
                             int32_t record_count, int64_t max_timestamp, byte_span payload,
                             append_done done) {
+    return append(stream, stream_epoch, base_offset, record_count, max_timestamp,
+                  shared_buffer::copy_of(payload), std::move(done));
+}
+
+status stream_store::append(stream_id stream, epoch stream_epoch, offset base_offset,
+                            int32_t record_count, int64_t max_timestamp, shared_buffer data,
+                            append_done done) {
     if (record_count < 1) {
         return error(errc::invalid_argument, "record_count must be at least 1");
     }
@@ -445,13 +454,13 @@ status stream_store::append(stream_id stream, epoch stream_epoch, offset base_of
         }
         st.next_offset = base_offset + record_count;
     }
-    shared_buffer data = shared_buffer::copy_of(payload);
-    byte_vector wal_bytes = encode_wal_payload(max_timestamp, payload);
+    std::array<uint8_t, kWalPayloadHeaderSize> wal_prefix{};
+    encode_wal_payload_header(max_timestamp, wal_prefix);
     const auto caller = std::this_thread::get_id();
     auto returned = std::make_shared<std::atomic<bool>>(false);
     std::optional<error> inline_error;
     _wal->append(
-        stream, stream_epoch, base_offset, static_cast<uint32_t>(record_count), wal_bytes,
+        stream, stream_epoch, base_offset, static_cast<uint32_t>(record_count), wal_prefix, data,
         [this, stream, base_offset, record_count, max_timestamp, data, done, caller, returned,
          &inline_error](result<wal_position> written) {
             if (!written) {

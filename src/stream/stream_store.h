@@ -61,7 +61,7 @@
 //     metadata, WAL reads), so callers on network shards go through the
 //     blocking pool (docs/concurrency.md). append() blocks only while the WAL
 //     queue is full (WAL back-pressure).
-//   - Append callbacks run on the WAL writer thread; keep them short.
+//   - Append callbacks run on a WAL I/O thread; keep them short.
 //   - One uploader thread, owned by the store.
 //   - _mutex guards the per-stream state; no system call is made while it is
 //     held. _append_mutex serializes append() so that WAL order equals offset
@@ -233,6 +233,11 @@ public:
     // the stream was fenced before the entry became durable).
     status append(stream_id stream, epoch stream_epoch, offset base_offset, int32_t record_count,
                   int64_t max_timestamp, byte_span payload, append_done done);
+    // The same without copying `payload`: the log cache and the WAL's queue
+    // keep references to it (so a caller should pass a buffer holding just
+    // this entry, not a slice of a much larger one).
+    status append(stream_id stream, epoch stream_epoch, offset base_offset, int32_t record_count,
+                  int64_t max_timestamp, shared_buffer payload, append_done done);
 
     // Contiguous entries from the one holding `start`, at most `max_bytes` of
     // payload except that the first entry is always returned. `start` below

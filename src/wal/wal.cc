@@ -1,6 +1,7 @@
 #include "wal/wal.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <string>
 
@@ -19,15 +20,17 @@ namespace {
 // cost for small records).
 constexpr size_t k_direct_crc_limit = 32 * 1024 + fmt::k_record_header_size;
 
-// Largest group the writer thread writes and syncs itself (see writer_loop).
-constexpr size_t k_inline_max_records = 4;
-
 }  // namespace
 
 struct wal::pending_append {
     fmt::record_header fields;  // position filled in when the group is formed
     uint32_t payload_crc = 0;   // only when length > k_direct_crc_limit
-    byte_vector payload;
+    // The payload is prefix[0, prefix_size) followed by `owned` (copying
+    // append) or `shared` (zero-copy append).
+    std::array<uint8_t, k_max_prefix> prefix{};
+    uint8_t prefix_size = 0;
+    byte_vector owned;
+    shared_buffer shared;
     append_callback done;
     std::chrono::steady_clock::time_point enqueued;
 };
@@ -37,12 +40,6 @@ struct wal::group_job {
     uint64_t padded = 0;
     aligned_buffer buffer;
     std::vector<std::pair<append_callback, wal_position>> completions;
-    bool done = false;
-    status outcome;
-};
-
-struct wal::trim_request {
-    uint64_t position = 0;
     bool done = false;
     status outcome;
 };
@@ -121,7 +118,6 @@ wal::wal(std::shared_ptr<wal_file> file, wal_options options, fmt::header header
       _durable_end(scan.tail),
       _groups(scan.groups.begin(), scan.groups.end()),
       _buffer_size(std::min<uint64_t>(fmt::round_up(options.max_group_bytes), 16 << 20)) {
-    _writer = std::thread([this] { writer_loop(); });
     for (size_t i = 0; i < _options.max_in_flight; ++i) {
         _io_threads.emplace_back([this] { io_loop(); });
     }
@@ -133,13 +129,41 @@ wal::~wal() {
 
 void wal::append(stream_id stream, epoch stream_epoch, offset base_offset, uint32_t record_count,
                  byte_span payload, append_callback done) {
-    uint64_t length = fmt::k_record_header_size + payload.size();
-    if (payload.size() > fmt::k_max_payload ||
-        fmt::round_up(fmt::k_group_header_size + length) > _capacity) {
-        done(error(errc::too_large, "WAL record of " + std::to_string(length) + " bytes"));
+    pending_append item;
+    if (!prepare(item, stream, stream_epoch, base_offset, record_count, {}, payload, done)) {
         return;
     }
+    item.owned.assign(payload.begin(), payload.end());
+    item.done = std::move(done);
+    enqueue(std::move(item));
+}
+
+void wal::append(stream_id stream, epoch stream_epoch, offset base_offset, uint32_t record_count,
+                 byte_span prefix, shared_buffer body, append_callback done) {
+    if (prefix.size() > k_max_prefix) {
+        abort_with("wal::append: prefix longer than k_max_prefix");
+    }
     pending_append item;
+    if (!prepare(item, stream, stream_epoch, base_offset, record_count, prefix, body.span(),
+                 done)) {
+        return;
+    }
+    std::memcpy(item.prefix.data(), prefix.data(), prefix.size());
+    item.prefix_size = static_cast<uint8_t>(prefix.size());
+    item.shared = std::move(body);
+    item.done = std::move(done);
+    enqueue(std::move(item));
+}
+
+bool wal::prepare(pending_append& item, stream_id stream, epoch stream_epoch, offset base_offset,
+                  uint32_t record_count, byte_span prefix, byte_span body, append_callback& done) {
+    size_t payload_size = prefix.size() + body.size();
+    uint64_t length = fmt::k_record_header_size + payload_size;
+    if (payload_size > fmt::k_max_payload ||
+        fmt::round_up(fmt::k_group_header_size + length) > _capacity) {
+        done(error(errc::too_large, "WAL record of " + std::to_string(length) + " bytes"));
+        return false;
+    }
     item.fields.length = static_cast<uint32_t>(length);
     item.fields.stream = stream;
     item.fields.stream_epoch = stream_epoch;
@@ -147,17 +171,26 @@ void wal::append(stream_id stream, epoch stream_epoch, offset base_offset, uint3
     item.fields.record_count = record_count;
     if (length > k_direct_crc_limit) {
         // On the caller's thread, so producers share the checksum work.
-        item.payload_crc = crc32c_extend(0, payload.data(), payload.size());
+        item.payload_crc =
+            crc32c_extend(crc32c_extend(0, prefix.data(), prefix.size()), body.data(), body.size());
     }
-    item.payload.assign(payload.begin(), payload.end());
-    item.done = std::move(done);
+    return true;
+}
 
+void wal::enqueue(pending_append item) {
+    uint64_t length = item.fields.length;
     std::unique_lock lock(_mutex);
     auto admissible = [&] {
         return _closing || _failed || _queued_bytes == 0 ||
                _queued_bytes + length <= _options.max_queued_bytes;
     };
-    if (!admissible() && !_caller_wake.wait_for(lock, _options.append_timeout, admissible)) {
+    bool admitted = admissible();
+    if (!admitted) {
+        ++_blocked_callers;
+        admitted = _caller_wake.wait_for(lock, _options.append_timeout, admissible);
+        --_blocked_callers;
+    }
+    if (!admitted) {
         lock.unlock();
         item.done(error(errc::too_large, "WAL append queue full (ring full or writer behind)"));
         return;
@@ -171,18 +204,22 @@ void wal::append(stream_id stream, epoch stream_epoch, offset base_offset, uint3
     item.enqueued = std::chrono::steady_clock::now();
     _queued_bytes += length;
     _queue.push_back(std::move(item));
-    // Wake the writer for a first append, or when a group_delay wait can end
-    // early because a full group is queued. (Notified after unlocking, so the
-    // writer does not wake only to block on the mutex we still hold.)
-    bool wake = _queue.size() == 1 || (_queued_bytes >= _options.max_group_bytes &&
-                                       _queued_bytes - length < _options.max_group_bytes);
+    // Wake an idle I/O thread for a first append, or when a group_delay wait
+    // can end early because a full group is queued; busy threads take the
+    // queue when they finish. (Notified after unlocking, so the thread does
+    // not wake only to block on the mutex we still hold.)
+    bool wake =
+        _idle_io > 0 && (_queue.size() == 1 || (_queued_bytes >= _options.max_group_bytes &&
+                                                _queued_bytes - length < _options.max_group_bytes));
     lock.unlock();
     if (wake) {
-        _writer_wake.notify_one();
+        _io_wake.notify_one();
     }
 }
 
 status wal::trim(uint64_t position) {
+    // One trim at a time: header copies alternate by sequence number.
+    std::lock_guard trim_lock(_trim_mutex);
     std::unique_lock lock(_mutex);
     if (_failed || _stopped) {
         return stopped_error(_failed);
@@ -195,12 +232,29 @@ status wal::trim(uint64_t position) {
     if (position <= _header.trim_position) {
         return ok();
     }
-    trim_request request;
-    request.position = position;
-    _trims.push_back(&request);
-    _writer_wake.notify_one();
-    _caller_wake.wait(lock, [&] { return request.done; });
-    return request.outcome;
+    while (!_groups.empty() && _groups.front().second <= position) {
+        _groups.pop_front();
+    }
+    fmt::header next = _header;
+    next.sequence += 1;
+    next.trim_position = position;
+    next.scan_start = _groups.empty() ? position : std::min(_groups.front().first, position);
+    lock.unlock();
+    status outcome = write_header(next);
+    lock.lock();
+    if (outcome) {
+        _header = next;
+        lock.unlock();
+        _io_wake.notify_all();  // ring space freed
+        return outcome;
+    }
+    if (!_failed) {
+        _failed = outcome.error_value();
+        _write_failed.store(true, std::memory_order_release);
+    }
+    // Queued appends fail now unless a group in flight will do it.
+    release_ready(lock);
+    return outcome;
 }
 
 result<wal_record> wal::read(wal_position where) {
@@ -219,13 +273,32 @@ status wal::close() {
     std::unique_lock lock(_mutex);
     if (!_closing) {
         _closing = true;
-        _writer_wake.notify_all();
+        _io_wake.notify_all();
         _caller_wake.notify_all();
     }
-    _caller_wake.wait(lock, [&] { return _stopped; });
+    // Every accepted append completes: written, or failed after an error.
+    _caller_wake.wait(lock, [&] {
+        return _stopped ||
+               (_in_flight.empty() && !_releasing && (_queue.empty() || _failed || !can_form()));
+    });
+    if (!_stopped && !_queue.empty()) {
+        // Nothing in flight and the ring is full: nobody can trim any more.
+        std::deque<pending_append> doomed;
+        doomed.swap(_queue);
+        _queued_bytes = 0;
+        _releasing = true;
+        lock.unlock();
+        for (auto& item : doomed) {
+            item.done(error(errc::too_large, "WAL closed while its ring was full"));
+        }
+        lock.lock();
+        _releasing = false;
+    }
+    _stopped = true;
+    _io_wake.notify_all();
+    _caller_wake.notify_all();
     lock.unlock();
     std::call_once(_join_once, [this] {
-        _writer.join();
         for (auto& t : _io_threads) {
             t.join();
         }
@@ -257,21 +330,27 @@ wal::stats wal::statistics() const {
     return _stats;
 }
 
-std::unique_ptr<wal::group_job> wal::build_group(std::vector<pending_append>& items, uint64_t start,
-                                                 uint64_t padded) {
-    auto job = std::make_unique<group_job>();
+void wal::build_group(group_job& job_ref, std::vector<pending_append>& items, uint64_t start,
+                      uint64_t padded) {
+    group_job* job = &job_ref;
     job->start = start;
     job->padded = padded;
     // Every byte below the data length is written below; only the padding is
-    // zeroed. Buffers of the usual size are reused (writer thread only), so a
+    // zeroed. Buffers of the usual size are reused (the pool is guarded by _mutex), so a
     // group costs neither an allocation nor page faults nor a full memset.
     if (padded > _buffer_size) {
         job->buffer = aligned_buffer(padded, aligned_buffer::uninitialized);
-    } else if (!_spare_buffers.empty()) {
-        job->buffer = std::move(_spare_buffers.back());
-        _spare_buffers.pop_back();
     } else {
-        job->buffer = aligned_buffer(_buffer_size, aligned_buffer::uninitialized);
+        {
+            std::lock_guard lock(_mutex);
+            if (!_spare_buffers.empty()) {
+                job->buffer = std::move(_spare_buffers.back());
+                _spare_buffers.pop_back();
+            }
+        }
+        if (job->buffer.size() == 0) {
+            job->buffer = aligned_buffer(_buffer_size, aligned_buffer::uninitialized);
+        }
     }
     uint8_t* base = job->buffer.data();
     size_t cursor = fmt::k_group_header_size;
@@ -285,14 +364,21 @@ std::unique_ptr<wal::group_job> wal::build_group(std::vector<pending_append>& it
         item.fields.position = start + cursor;
         uint8_t* out = base + cursor;
         uint32_t header_crc = fmt::encode_record_header(item.fields, out);
-        std::memcpy(out + fmt::k_record_header_size, item.payload.data(), item.payload.size());
+        uint8_t* payload_out = out + fmt::k_record_header_size;
+        size_t payload_size = item.fields.length - fmt::k_record_header_size;
+        std::memcpy(payload_out, item.prefix.data(), item.prefix_size);
+        byte_span body = item.shared.empty() ? byte_span(item.owned) : item.shared.span();
+        if (!body.empty()) {
+            std::memcpy(payload_out + item.prefix_size, body.data(), body.size());
+        }
+        item.owned = byte_vector();
+        item.shared = shared_buffer();
         if (item.fields.length <= k_direct_crc_limit) {
-            uint32_t record_crc =
-                crc32c_extend(header_crc, out + fmt::k_record_header_size, item.payload.size());
+            uint32_t record_crc = crc32c_extend(header_crc, payload_out, payload_size);
             fmt::patch_crc(out, record_crc);
             body_crc = crc32c_extend(body_crc, out, item.fields.length);
         } else {
-            uint32_t record_crc = crc32c_combine(header_crc, item.payload_crc, item.payload.size());
+            uint32_t record_crc = crc32c_combine(header_crc, item.payload_crc, payload_size);
             fmt::patch_crc(out, record_crc);
             body_crc = crc32c_extend(body_crc, out, fmt::k_crc_start);
             body_crc = crc32c_combine(body_crc, record_crc, item.fields.length - fmt::k_crc_start);
@@ -313,7 +399,6 @@ std::unique_ptr<wal::group_job> wal::build_group(std::vector<pending_append>& it
         crc32c_extend(0, base + fmt::k_crc_start, fmt::k_group_header_size - fmt::k_crc_start);
     crc = crc32c_combine(crc, body_crc, cursor - fmt::k_group_header_size);
     fmt::patch_crc(base, crc);
-    return job;
 }
 
 status wal::write_group(const group_job& job) {
@@ -329,6 +414,7 @@ status wal::write_group(const group_job& job) {
 }
 
 void wal::recycle(group_job& job) {
+    // Called with _mutex held.
     if (job.buffer.size() == _buffer_size && _spare_buffers.size() <= _options.max_in_flight) {
         _spare_buffers.push_back(std::move(job.buffer));
     }
@@ -343,12 +429,21 @@ status wal::write_header(const fmt::header& h) {
     return _file->sync();
 }
 
-void wal::writer_loop() {
-    std::unique_lock lock(_mutex);
+bool wal::can_form() const {
+    if (_queue.empty()) {
+        return false;
+    }
+    uint64_t free_space = _capacity - (_end - _header.scan_start);
+    return fmt::round_up(fmt::k_group_header_size + _queue.front().fields.length) <= free_space;
+}
+
+void wal::release_ready(std::unique_lock<std::mutex>& lock) {
+    if (_releasing) {
+        return;  // the thread releasing now will see our group too
+    }
+    _releasing = true;
     for (;;) {
-        bool progressed = false;
-        // 1. Release finished groups, strictly in WAL order.
-        while (!_in_flight.empty() && _in_flight.front()->done) {
+        if (!_in_flight.empty() && _in_flight.front()->done) {
             std::unique_ptr<group_job> job = std::move(_in_flight.front());
             _in_flight.pop_front();
             if (!job->outcome && !_failed) {
@@ -370,50 +465,13 @@ void wal::writer_loop() {
                     done(stopped_error(failure));
                 }
             }
-            recycle(*job);
-            job.reset();
             lock.lock();
-            progressed = true;
+            recycle(*job);
+            continue;
         }
-        // 2. Trims: one header write covers every request queued so far.
-        if (!_trims.empty()) {
-            std::deque<trim_request*> requests;
-            requests.swap(_trims);
-            status outcome;
-            if (_failed) {
-                outcome = stopped_error(_failed);
-            } else {
-                uint64_t position = 0;
-                for (auto* r : requests) {
-                    position = std::max(position, r->position);
-                }
-                position = std::max(position, _header.trim_position);
-                while (!_groups.empty() && _groups.front().second <= position) {
-                    _groups.pop_front();
-                }
-                fmt::header next = _header;
-                next.sequence += 1;
-                next.trim_position = position;
-                next.scan_start =
-                    _groups.empty() ? position : std::min(_groups.front().first, position);
-                lock.unlock();
-                outcome = write_header(next);
-                lock.lock();
-                if (outcome) {
-                    _header = next;
-                } else if (!_failed) {
-                    _failed = outcome.error_value();
-                }
-            }
-            for (auto* r : requests) {
-                r->outcome = outcome;
-                r->done = true;
-            }
-            _caller_wake.notify_all();
-            progressed = true;
-        }
-        // 3. Fail-stop: everything still queued fails, in order.
-        if (_failed && !_queue.empty()) {
+        // Fail-stop: once nothing is in flight, everything still queued fails,
+        // in order, after the groups before it.
+        if (_failed && _in_flight.empty() && !_queue.empty()) {
             std::deque<pending_append> doomed;
             doomed.swap(_queue);
             _queued_bytes = 0;
@@ -424,125 +482,82 @@ void wal::writer_loop() {
                 item.done(err);
             }
             lock.lock();
-            progressed = true;
-        }
-        // 4. Form and dispatch groups while I/O slots and ring space allow.
-        std::optional<std::chrono::steady_clock::time_point> wake_at;
-        while (!_failed && !_queue.empty() && _in_flight.size() < _options.max_in_flight) {
-            if (_options.group_delay.count() > 0 && !_closing &&
-                _queued_bytes + fmt::k_group_header_size < _options.max_group_bytes) {
-                auto due = _queue.front().enqueued + _options.group_delay;
-                if (std::chrono::steady_clock::now() < due) {
-                    wake_at = due;
-                    break;
-                }
-            }
-            uint64_t free_space = _capacity - (_end - _header.scan_start);
-            std::vector<pending_append> items;
-            uint64_t data = fmt::k_group_header_size;
-            while (!_queue.empty()) {
-                uint64_t next = data + _queue.front().fields.length;
-                uint64_t padded = fmt::round_up(next);
-                if (padded > free_space || (!items.empty() && padded > _options.max_group_bytes)) {
-                    break;
-                }
-                data = next;
-                _queued_bytes -= _queue.front().fields.length;
-                items.push_back(std::move(_queue.front()));
-                _queue.pop_front();
-            }
-            if (items.empty()) {
-                break;  // ring full: wait for trim()
-            }
-            _caller_wake.notify_all();
-            uint64_t padded = fmt::round_up(data);
-            uint64_t start = _end;
-            _end += padded;
-            _groups.emplace_back(start, start + padded);
-            // Light load (nothing else in flight, nothing left queued, and a
-            // group of at most k_inline_max_records): write and sync this
-            // group on the writer thread itself, saving two thread hand-offs
-            // (writer -> I/O thread -> writer), which on a small machine cost
-            // about half a sync. Appends arriving meanwhile wait for it and
-            // form the next group. Under more load groups go to the I/O
-            // threads, so up to max_in_flight syncs overlap (doing every group
-            // inline would allow only one sync at a time).
-            bool inline_io = _in_flight.empty() && _queue.empty() && _trims.empty() &&
-                             items.size() <= k_inline_max_records;
-            lock.unlock();
-            auto job = build_group(items, start, padded);
-            if (inline_io) {
-                group_job* raw = job.get();
-                lock.lock();
-                _in_flight.push_back(std::move(job));
-                lock.unlock();
-                status outcome = write_group(*raw);
-                lock.lock();
-                raw->outcome = std::move(outcome);
-                raw->done = true;
-                progressed = true;
-                break;  // release it (step 1) before forming the next group
-            }
-            lock.lock();
-            _io_queue.push_back(job.get());
-            _in_flight.push_back(std::move(job));
-            lock.unlock();
-            _io_wake.notify_one();
-            lock.lock();
-            progressed = true;
-        }
-        if (progressed) {
             continue;
         }
-        // 5. Stop once closing and nothing is left that can make progress.
-        if (_closing && _in_flight.empty() && _trims.empty()) {
-            if (!_queue.empty()) {
-                // The ring is full and nobody can trim any more: fail the rest.
-                std::deque<pending_append> doomed;
-                doomed.swap(_queue);
-                _queued_bytes = 0;
-                lock.unlock();
-                for (auto& item : doomed) {
-                    item.done(error(errc::too_large, "WAL closed while its ring was full"));
-                }
-                lock.lock();
-            }
-            _stopped = true;
-            _io_wake.notify_all();
-            _caller_wake.notify_all();
-            return;
-        }
-        if (wake_at) {
-            _writer_wake.wait_until(lock, *wake_at);
-        } else {
-            _writer_wake.wait(lock);
-        }
+        break;
+    }
+    _releasing = false;
+    if (_closing || _failed) {
+        _caller_wake.notify_all();
     }
 }
 
 void wal::io_loop() {
     std::unique_lock lock(_mutex);
     for (;;) {
-        _io_wake.wait(lock, [&] { return _stopped || !_io_queue.empty(); });
-        if (_io_queue.empty()) {
-            return;  // stopped
+        if (_stopped) {
+            return;
         }
-        group_job* job = _io_queue.front();
-        _io_queue.pop_front();
-        bool skip = _failed.has_value();
+        if (_failed || !can_form()) {
+            ++_idle_io;
+            _io_wake.wait(lock);
+            --_idle_io;
+            continue;
+        }
+        if (_options.group_delay.count() > 0 && !_closing &&
+            _queued_bytes + fmt::k_group_header_size < _options.max_group_bytes) {
+            auto due = _queue.front().enqueued + _options.group_delay;
+            if (std::chrono::steady_clock::now() < due) {
+                ++_idle_io;
+                _io_wake.wait_until(lock, due);
+                --_idle_io;
+                continue;
+            }
+        }
+        // Form a group from the front of the queue: its place in the ring and
+        // in WAL order are fixed here, under the lock.
+        uint64_t free_space = _capacity - (_end - _header.scan_start);
+        std::vector<pending_append> items;
+        uint64_t data = fmt::k_group_header_size;
+        while (!_queue.empty()) {
+            uint64_t next = data + _queue.front().fields.length;
+            uint64_t padded = fmt::round_up(next);
+            if (padded > free_space || (!items.empty() && padded > _options.max_group_bytes)) {
+                break;
+            }
+            data = next;
+            _queued_bytes -= _queue.front().fields.length;
+            items.push_back(std::move(_queue.front()));
+            _queue.pop_front();
+        }
+        uint64_t padded = fmt::round_up(data);
+        uint64_t start = _end;
+        _end += padded;
+        _groups.emplace_back(start, start + padded);
+        auto placeholder = std::make_unique<group_job>();
+        group_job* job = placeholder.get();
+        _in_flight.push_back(std::move(placeholder));
+        bool wake_callers = _blocked_callers > 0;
+        bool more = !_queue.empty() && _idle_io > 0;
         lock.unlock();
-        status outcome;
-        if (skip) {
-            outcome = error(errc::io, "not written: the WAL had already failed");
-        } else {
-            outcome = write_group(*job);
+        if (wake_callers) {
+            _caller_wake.notify_all();
         }
+        if (more) {
+            _io_wake.notify_one();  // another thread takes the rest meanwhile
+        }
+        build_group(*job, items, start, padded);
+        status outcome = _write_failed.load(std::memory_order_acquire)
+                             ? status(error(errc::io, "not written: the WAL had already failed"))
+                             : write_group(*job);
         lock.lock();
         job->outcome = std::move(outcome);
         job->done = true;
-        lock.unlock();
-        _writer_wake.notify_one();
-        lock.lock();
+        if (!job->outcome && !_failed) {
+            _failed = job->outcome.error_value();
+            _write_failed.store(true, std::memory_order_release);
+        }
+        release_ready(lock);
     }
 }
 

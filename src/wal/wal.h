@@ -13,7 +13,8 @@
 // Contracts:
 //   - Every append's callback runs exactly once. For accepted appends the
 //     callbacks run in append order (per wal, across threads: the order in
-//     which append() took the queue lock), on the WAL's writer thread, and
+//     which append() took the queue lock), one at a time on one of the WAL's
+//     I/O threads, and
 //     with a position only after the record's bytes were written and synced.
 //     An append rejected up front (record too large, queue full beyond
 //     append_timeout, WAL closed) gets its error inline, on the caller's
@@ -39,16 +40,19 @@
 //     more is written. Recovery (recovery.h) then finds the durable prefix.
 //   - close() (and the destructor) wait for every accepted append to complete.
 //
-// Threads: one writer thread (forms groups, writes the header, runs
-// callbacks) and max_in_flight I/O threads (write + fdatasync). Under light
-// load (no group in flight, nothing else queued, a group of a few records) the
-// writer thread writes and syncs the group itself, saving two thread
-// hand-offs; the contracts above are the same either way. Callbacks must
-// be short and must not call append(), trim() or close() (post a message
-// instead). append(), trim(), read(), and the observers may be called from any
-// thread.
+// Threads: max_in_flight I/O threads. An idle I/O thread takes the queued
+// appends as one group (fixing its place in the ring and in WAL order under
+// the lock), copies and checksums them into an aligned buffer, writes and
+// syncs it, then releases every finished group at the front of WAL order --
+// its own and any later ones other threads finished meanwhile -- by running
+// their callbacks. So an append costs one thread hand-off (caller -> I/O
+// thread) and its callback none. trim() writes the header on the caller's
+// thread. Callbacks must be short and must not call append(), trim() or
+// close() (post a message instead). append(), trim(), read(), and the
+// observers may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -62,6 +66,7 @@
 
 #include "base/bytes.h"
 #include "base/result.h"
+#include "base/shared_buffer.h"
 #include "base/strong_id.h"
 #include "wal/file.h"
 #include "wal/recovery.h"
@@ -111,6 +116,12 @@ public:
     // Appends one record; see the contracts above. `payload` is copied.
     void append(stream_id stream, epoch stream_epoch, offset base_offset, uint32_t record_count,
                 byte_span payload, append_callback done);
+    // The same without copying: the record's payload is `prefix` (at most
+    // k_max_prefix bytes, copied) followed by `body`, which the WAL keeps a
+    // reference to until the record is in a group buffer.
+    static constexpr size_t k_max_prefix = 16;
+    void append(stream_id stream, epoch stream_epoch, offset base_offset, uint32_t record_count,
+                byte_span prefix, shared_buffer body, append_callback done);
     // Durably records that data below `position` is no longer needed and
     // frees its space. Blocks until the header is synced. `position` must be
     // at most durable_end(); a position below the current trim is a no-op.
@@ -133,18 +144,29 @@ public:
 private:
     struct pending_append;
     struct group_job;
-    struct trim_request;
 
     wal(std::shared_ptr<wal_file> file, wal_options options, wal_format::header header,
         wal_scan_result scan);
-    void writer_loop();
+    // Validates an append and fills `item`'s header fields and CRC; on
+    // rejection runs `done` with the error and returns false.
+    bool prepare(pending_append& item, stream_id stream, epoch stream_epoch, offset base_offset,
+                 uint32_t record_count, byte_span prefix, byte_span body, append_callback& done);
+    // Queues a prepared append (blocking for back-pressure; see contracts).
+    void enqueue(pending_append item);
+    // I/O thread body: forms a group from the queue, builds, writes and syncs
+    // it, then releases every finished group at the front of WAL order.
     void io_loop();
-    std::unique_ptr<group_job> build_group(std::vector<pending_append>& items, uint64_t start,
-                                           uint64_t padded);
+    // Runs completions of finished groups in WAL order (and, after a failure,
+    // fails the queue) unless another thread is doing so. _mutex held.
+    void release_ready(std::unique_lock<std::mutex>& lock);
+    // Whether the front of the queue fits in the ring now. _mutex held.
+    bool can_form() const;
+    void build_group(group_job& job, std::vector<pending_append>& items, uint64_t start,
+                     uint64_t padded);
     status write_header(const wal_format::header& h);
     // Writes one group (two writes when it wraps) and syncs; no lock held.
     status write_group(const group_job& job);
-    // Returns a released group's buffer to the spare pool; writer thread only.
+    // Returns a released group's buffer to the spare pool; _mutex held.
     void recycle(group_job& job);
 
     const std::shared_ptr<wal_file> _file;
@@ -153,14 +175,16 @@ private:
     const uint64_t _start_position;
 
     mutable std::mutex _mutex;
-    std::condition_variable _writer_wake;               // writer thread waits here
     std::condition_variable _io_wake;                   // I/O threads wait here
     std::condition_variable _caller_wake;               // append()/trim()/close() wait here
     std::deque<pending_append> _queue;                  // guarded by _mutex
     size_t _queued_bytes = 0;                           // guarded by _mutex
     std::deque<std::unique_ptr<group_job>> _in_flight;  // guarded by _mutex; WAL order
-    std::deque<group_job*> _io_queue;                   // guarded by _mutex
-    std::deque<trim_request*> _trims;                   // guarded by _mutex
+    size_t _idle_io = 0;                                // guarded by _mutex
+    size_t _blocked_callers = 0;                        // guarded by _mutex
+    bool _releasing = false;                            // guarded by _mutex
+    std::atomic<bool> _write_failed{false};             // set with _failed
+    std::mutex _trim_mutex;                             // serializes trim()
     wal_format::header _header;                         // guarded by _mutex
     uint64_t _end;                 // guarded by _mutex; end of dispatched groups
     uint64_t _durable_end;         // guarded by _mutex
@@ -168,14 +192,13 @@ private:
     bool _closing = false;         // guarded by _mutex
     bool _stopped = false;         // guarded by _mutex
     stats _stats;                  // guarded by _mutex
-    // [start, end) of groups from scan_start on; writer thread only.
+    // [start, end) of groups from scan_start on; guarded by _mutex.
     std::deque<std::pair<uint64_t, uint64_t>> _groups;
-    // Group buffers of _buffer_size bytes for reuse; writer thread only.
+    // Group buffers of _buffer_size bytes for reuse; guarded by _mutex.
     const uint64_t _buffer_size;
     std::vector<aligned_buffer> _spare_buffers;
 
     std::once_flag _join_once;
-    std::thread _writer;
     std::vector<std::thread> _io_threads;
 };
 

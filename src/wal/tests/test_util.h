@@ -56,7 +56,7 @@ inline uint64_t file_size_for(uint64_t capacity) {
     return wal_format::k_data_offset + capacity;
 }
 
-// Collects completions from the writer thread; wait() blocks until `n` arrived.
+// Collects completions from the WAL's I/O threads; wait() blocks until `n` arrived.
 struct completion_log {
     struct entry {
         uint64_t tag;
