@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <utility>
 
 namespace floe {
@@ -26,7 +28,29 @@ std::string libnfs_message(nfs_context* context, int rc) {
     return std::string(text) + " (" + reason + ")";
 }
 
+// Contexts on which a call failed are never destroyed. After a failed or
+// timed-out call, libnfs 4.0's synchronous API can leave requests queued
+// whose completion data lived in the (returned) caller's stack frame;
+// nfs_destroy_context() completes them, writing into whatever that stack
+// memory holds now -- it smashed the destroying thread's own frames when an
+// NFS server died under load. A tainted context is kept (leaked) instead:
+// at most a few per server failure, each a socket and some memory.
+std::mutex& taint_mutex() {
+    static std::mutex m;
+    return m;
+}
+std::set<nfs_context*>& tainted_contexts() {
+    static auto* contexts = new std::set<nfs_context*>();  // never destroyed
+    return *contexts;
+}
+
+void taint(nfs_context* context) {
+    std::lock_guard lock(taint_mutex());
+    tainted_contexts().insert(context);
+}
+
 error nfs_error(const std::string& what, const std::string& url, nfs_context* context, int rc) {
+    taint(context);
     return error(errc::io, "nfs " + what + " " + url + ": " + libnfs_message(context, rc));
 }
 
@@ -35,7 +59,15 @@ struct url_deleter {
 };
 
 struct context_deleter {
-    void operator()(nfs_context* context) const { nfs_destroy_context(context); }
+    void operator()(nfs_context* context) const {
+        {
+            std::lock_guard lock(taint_mutex());
+            if (tainted_contexts().count(context) != 0) {
+                return;  // kept: see taint()
+            }
+        }
+        nfs_destroy_context(context);
+    }
 };
 
 using context_ptr = std::unique_ptr<nfs_context, context_deleter>;
@@ -78,7 +110,12 @@ struct nfs_file::connection {
     nfsfh* handle = nullptr;
 
     ~connection() {
-        if (handle != nullptr) {
+        bool tainted = false;
+        {
+            std::lock_guard lock(taint_mutex());
+            tainted = tainted_contexts().count(context.get()) != 0;
+        }
+        if (handle != nullptr && !tainted) {
             nfs_close(context.get(), handle);  // NFSv3: frees the handle, no RPC
         }
     }
