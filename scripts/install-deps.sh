@@ -10,9 +10,16 @@ packages=(
   zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
   python3 python3-venv
   libcurl4-openssl-dev libssl-dev libsqlite3-dev liburing-dev
+  libasio-dev libtomlplusplus-dev
   kcat
   libnfs-dev nfs-ganesha nfs-ganesha-vfs rpcbind
+  openjdk-17-jdk-headless maven
 )
+# Node.js and npm for the KafkaJS tests: Debian's, unless a node and npm are
+# already on PATH (another distribution's nodejs conflicts with Debian's npm).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -42,3 +49,7 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
   echo "$want" > "$stamp"
 fi
+
+# Kafka clients and Apache Kafka itself for tests/compat (Maven Central jars,
+# KafkaJS from npm), into .deps/.
+bash "$repo/scripts/install-clients.sh"
