@@ -51,8 +51,9 @@ asan: deps
 
 bench: deps
 	cmake -S . -B build-release $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Release -DFLOE_TESTS=OFF
-	cmake --build build-release -j $(JOBS) --target benchmarks
+	cmake --build build-release -j $(JOBS) --target benchmarks floe
 	bash bench/run.sh build-release
+	.deps/venv/bin/python bench/broker/producer_bench.py build-release/floe
 
 # Regenerates the Kafka protocol codecs from the reference message specs.
 generate:
