@@ -1,0 +1,1 @@
+"""Floe's real-client compatibility harness (see tests/compat/README.md)."""
