@@ -102,9 +102,15 @@ void partition::append(shared_buffer records, const std::vector<batch_view>& bat
                 state->check(h.producer_id, h.producer_epoch, h.base_sequence, h.record_count);
             if (verdict.verdict == coordinator::sequence_verdict::duplicate &&
                 batches.size() == 1) {
-                // A retry of an appended batch: answer with its offset.
+                // A retry of an appended batch: answer with its offset (and,
+                // on a LogAppendTime topic, the time it was stamped with).
                 out.base_offset = verdict.original->first_offset;
-                out.log_append_time = log_append_time;
+                out.log_append_time = log_append_time >= 0 ? verdict.original->max_timestamp : -1;
+                if (verdict.original->last_offset >= _high_watermark) {
+                    // The original is not durable yet: answer when it is.
+                    _retries.push_back({verdict.original->last_offset, out, std::move(done)});
+                    return;
+                }
                 lock.unlock();
                 done(out);
                 return;
@@ -180,11 +186,20 @@ void partition::append(shared_buffer records, const std::vector<batch_view>& bat
             if (!written) {
                 result.error = to_kafka_error(written.error_value());
                 result.message = written.error_value().message;
+                std::vector<pending_retry> retries;
                 {
                     std::lock_guard l(_mutex);
                     _failed = true;
+                    retries.swap(_retries);
                 }
                 done(result);
+                for (auto& r : retries) {
+                    produce_outcome failed = r.outcome;
+                    failed.error = result.error;
+                    failed.message = result.message;
+                    failed.base_offset = -1;
+                    r.done(failed);
+                }
                 return;
             }
             {
@@ -223,6 +238,7 @@ void partition::append(shared_buffer records, const std::vector<batch_view>& bat
 
 void partition::on_durable(int64_t end_offset, int64_t /*max_timestamp*/) {
     std::vector<std::pair<uint64_t, std::function<void()>>> wake;
+    std::vector<pending_retry> answered;
     {
         std::lock_guard lock(_mutex);
         if (end_offset <= _high_watermark) {
@@ -230,6 +246,17 @@ void partition::on_durable(int64_t end_offset, int64_t /*max_timestamp*/) {
         }
         _high_watermark = end_offset;
         wake.swap(_waiters);
+        for (auto it = _retries.begin(); it != _retries.end();) {
+            if (it->last_offset < _high_watermark) {
+                answered.push_back(std::move(*it));
+                it = _retries.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (auto& r : answered) {
+        r.done(r.outcome);
     }
     for (auto& [token, fn] : wake) {
         fn();

@@ -118,7 +118,16 @@ private:
     int64_t _max_timestamp_offset = -1;      // guarded by _mutex
     bool _failed = false;                    // guarded by _mutex; the stream refused an append
     coordinator::producer_state _producers;  // guarded by _mutex
-    uint64_t _next_token = 1;                // guarded by _mutex
+    // Retries of batches appended but not yet durable: answered (with the
+    // original offsets) only when the high watermark passes last_offset, or
+    // failed with the original's error.
+    struct pending_retry {
+        int64_t last_offset;
+        produce_outcome outcome;
+        std::function<void(produce_outcome)> done;
+    };
+    std::vector<pending_retry> _retries;                               // guarded by _mutex
+    uint64_t _next_token = 1;                                          // guarded by _mutex
     std::vector<std::pair<uint64_t, std::function<void()>>> _waiters;  // guarded by _mutex
 };
 

@@ -6,6 +6,7 @@
 
 #include "kafka/broker/broker.h"
 #include "kafka/broker/handlers/codec.h"
+#include "kafka/broker/handlers/fetch_encoding.h"
 #include "kafka/broker/handlers/handlers.h"
 #include "kafka/protocol/errors.h"
 #include "kafka/protocol/generated/fetch_request.h"
@@ -22,19 +23,29 @@ struct wanted_partition {
     int64_t fetch_offset;
     int32_t max_bytes;
     int32_t current_leader_epoch;
+    // The error when `target` is null: an unknown topic id (version 13+)
+    // or an unknown topic name or partition.
+    error_code missing;
 };
 
-// One pass over every wanted partition: fills `out` (records and
-// watermarks) and returns the bytes of records gathered.
+// The stored buffers holding each partition's records, by topic slot and
+// partition (parallel to fetch_response::responses).
+using record_segments = std::vector<std::vector<std::vector<shared_buffer>>>;
+
+// One pass over every wanted partition: fills `out` (watermarks, errors and
+// empty records) and `segments` (the records), and returns the bytes of
+// records gathered.
 asio::awaitable<size_t> read_once(broker& b, const std::vector<wanted_partition>& wanted,
-                                  fetch_response& out, int32_t response_max_bytes) {
+                                  fetch_response& out, record_segments& segments,
+                                  int32_t response_max_bytes) {
     size_t total = 0;
     for (const auto& w : wanted) {
         auto& pd = out.responses[w.topic_slot].partitions.emplace_back();
+        auto& parts = segments[w.topic_slot].emplace_back();
         pd.partition_index = w.index;
         pd.aborted_transactions = std::vector<fetch_response::aborted_transaction>{};
         if (!w.target) {
-            pd.error_code = code(error_code::unknown_topic_or_partition);
+            pd.error_code = code(w.missing);
             pd.high_watermark = -1;
             pd.last_stable_offset = -1;
             pd.log_start_offset = -1;
@@ -83,14 +94,17 @@ asio::awaitable<size_t> read_once(broker& b, const std::vector<wanted_partition>
                                                            : error_code::kafka_storage_error);
             continue;
         }
+        // The read returns its first entry whatever its size; only the first
+        // partition with data may exceed the limits.
+        if (total > 0 && !entries->empty() && entries->front().payload.size() > budget) {
+            entries->clear();
+        }
         size_t bytes = 0;
         for (const auto& entry : *entries) {
             bytes += entry.payload.size();
         }
-        pd.records->reserve(bytes);
         for (const auto& entry : *entries) {
-            pd.records->insert(pd.records->end(), entry.payload.data(),
-                               entry.payload.data() + entry.payload.size());
+            parts.push_back(entry.payload);  // shared, not copied
         }
         total += bytes;
     }
@@ -126,13 +140,16 @@ asio::awaitable<response> handle_fetch(broker& b, request& r) {
             std::shared_ptr<partition> target =
                 topic ? b.find_partition(topic->name, p.partition) : nullptr;
             wanted.push_back({out.responses.size() - 1, target, p.partition, p.fetch_offset,
-                              p.partition_max_bytes, p.current_leader_epoch});
+                              p.partition_max_bytes, p.current_leader_epoch,
+                              topic || version < 13 ? error_code::unknown_topic_or_partition
+                                                    : error_code::unknown_topic_id});
         }
     }
     const int32_t max_bytes = version >= 3 ? req.max_bytes : INT32_MAX;
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, req.max_wait_ms));
     auto executor = co_await asio::this_coro::executor;
+    record_segments segments;
     for (;;) {
         // Register for wake-ups before reading, so data arriving during the
         // read is not missed.
@@ -161,7 +178,8 @@ asio::awaitable<response> handle_fetch(broker& b, request& r) {
         for (auto& tr : out.responses) {
             tr.partitions.clear();
         }
-        size_t bytes = co_await read_once(b, wanted, out, max_bytes);
+        segments.assign(out.responses.size(), {});
+        size_t bytes = co_await read_once(b, wanted, out, segments, max_bytes);
         bool errors = false;
         for (const auto& tr : out.responses) {
             for (const auto& pd : tr.partitions) {
@@ -182,7 +200,7 @@ asio::awaitable<response> handle_fetch(broker& b, request& r) {
             break;
         }
     }
-    co_return encode_response(out, version);
+    co_return encode_fetch_response(out, segments, version);
 }
 
 }  // namespace floe::kafka

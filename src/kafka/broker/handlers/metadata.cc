@@ -1,4 +1,6 @@
 #include <climits>
+#include <set>
+#include <string>
 
 #include "kafka/broker/broker.h"
 #include "kafka/broker/handlers/codec.h"
@@ -70,7 +72,11 @@ asio::awaitable<response> handle_metadata(broker& b, request& r) {
     }
     const bool auto_create =
         b.options().auto_create_topics && (version < 4 || req.allow_auto_topic_creation);
+    std::set<std::string> seen;  // a topic named twice is answered once
     for (const auto& wanted : *req.topics) {
+        if (wanted.name.has_value() && !seen.insert(*wanted.name).second) {
+            continue;
+        }
         std::optional<cluster::topic_info> topic;
         if (!wanted.name.has_value()) {
             // By id (version 10+).

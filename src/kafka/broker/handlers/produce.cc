@@ -103,14 +103,32 @@ checked_batches check_records(const byte_vector& records, const broker::produce_
             return fail(error_code::invalid_record,
                         "an idempotent batch must carry a base sequence");
         }
+        if (h.ts_type() == timestamp_type::log_append_time) {
+            return fail(error_code::invalid_timestamp,
+                        "producers may not send LogAppendTime batches");
+        }
         const bool check_time = !settings.log_append_time;
         status valid = for_each_record(b, limits, [&](const record_view& rec) -> status {
             if (!check_time) {
                 return ok();
             }
-            int64_t ts = h.base_timestamp + rec.timestamp_delta;
-            if ((now - ts) > settings.timestamp_before_max_ms ||
-                (ts - now) > settings.timestamp_after_max_ms) {
+            // Wrapping, as Kafka computes a record's timestamp; a record
+            // without one (-1) is not judged, as in Kafka.
+            const int64_t ts = static_cast<int64_t>(static_cast<uint64_t>(h.base_timestamp) +
+                                                    static_cast<uint64_t>(rec.timestamp_delta));
+            if (ts == no_timestamp) {
+                return ok();
+            }
+            // x - y, saturated: INT64_MAX (the default bounds) means unbounded.
+            auto minus = [](int64_t x, int64_t y) {
+                int64_t d = 0;
+                if (__builtin_sub_overflow(x, y, &d)) {
+                    return x < y ? INT64_MIN : INT64_MAX;
+                }
+                return d;
+            };
+            if (minus(now, ts) > settings.timestamp_before_max_ms ||
+                minus(ts, now) > settings.timestamp_after_max_ms) {
                 return error(errc::invalid_argument,
                              "timestamp " + std::to_string(ts) +
                                  " of a record is out of the topic's accepted range "
@@ -277,9 +295,14 @@ asio::awaitable<response> handle_produce(broker& b, request& r) {
         }
     }
     if (req.acks == 0) {
-        // No response; the appends complete on their own.
+        // No response; the appends complete on their own. A request the
+        // broker refused outright closes the connection, as Kafka does, so
+        // the producer notices (it gets no error code to read).
         response none;
         none.send = false;
+        for (const auto& s : slots) {
+            none.close_connection = none.close_connection || !s.submitted;
+        }
         co_return none;
     }
     auto all_done = [gather](completion<status> done) { gather->when_done(done); };

@@ -18,6 +18,9 @@
 // through append() goes straight to a partition (no Produce request), so tests
 // of other APIs do not depend on the produce path.
 //
+// restart() stops everything but keeps the directory and starts a new broker
+// on it, as a process restart would (tests of state rebuilt at start).
+//
 // The server's port is taken with free_loopback_port() before the broker is
 // built (the broker advertises it); when another process takes the port
 // first, start() tries another, a few times.
@@ -172,86 +175,21 @@ public:
             return error(errc::io, "mkdtemp failed");
         }
         _dir = templ;
-        auto meta = metadata::embedded_store::open({.directory = _dir / "meta"});
-        if (!meta) {
-            return meta.error_value();
-        }
-        _metadata = std::shared_ptr<metadata::store>(std::move(*meta));
-        auto objects = objstore::local_store::open((_dir / "objects").string());
-        if (!objects) {
-            return objects.error_value();
-        }
-        auto wal_file = posix_file::open((_dir / "wal").string(),
-                                         wal_format::k_data_offset + _options.wal_capacity);
-        if (!wal_file) {
-            return wal_file.error_value();
-        }
-        stream::stream_store_options so;
-        so.wal.owner = node_id(_options.broker.node_id);
-        so.wal.owner_epoch = epoch(1);
-        so.wal.capacity = _options.wal_capacity;
-        so.wal.append_timeout = std::chrono::milliseconds(0);
-        so.log_cache_bytes = 8 << 20;
-        so.block_cache_bytes = 4 << 20;
-        so.build_memory_bytes = 16 << 20;
-        so.maintenance_interval = std::chrono::milliseconds(0);
-        auto store = stream::stream_store::open(
-            so, std::shared_ptr<floe::wal_file>(std::move(*wal_file)),
-            std::shared_ptr<objstore::object_store>(std::move(*objects)), _metadata);
-        if (!store) {
-            return store.error_value();
-        }
-        _store = std::move(*store);
-        auto registry = cluster::topic_registry::open(_metadata);
-        if (!registry) {
-            return registry.error_value();
-        }
-        _registry = std::move(*registry);
-        _pool = std::make_unique<blocking_pool>(_options.pool_threads);
-        // The port may be taken between free_loopback_port() and the bind.
-        for (int attempt = 0; attempt < 5; ++attempt) {
-            broker_options bo = _options.broker;
-            bo.advertised_host = "127.0.0.1";
-            bo.advertised_port = floe::testing::free_loopback_port();
-            bo.log_dir = (_dir / "wal").string();
-            auto node = std::make_unique<broker>(bo, *_store, *_registry, _metadata, *_pool);
-            FLOE_TRY(node->start());
-            server_options options;
-            options.host = "127.0.0.1";
-            options.port = static_cast<uint16_t>(bo.advertised_port);
-            options.shards = _options.shards;
-            options.stop_timeout = std::chrono::milliseconds(10000);
-            auto listener = std::make_unique<server>(options);
-            status started = listener->start(*node);
-            if (started) {
-                _broker = std::move(node);
-                _server = std::move(listener);
-                return ok();
-            }
-            if (started.error_value().code != errc::io) {
-                return started.error_value();
-            }
-        }
-        return error(errc::io, "no free loopback port could be bound");
+        return open();
+    }
+
+    // Stops everything as stop() does but keeps the directory, then starts a
+    // new broker on it (the same metadata, objects and WAL): what a process
+    // restart does. The port changes; connect again afterwards.
+    status restart() {
+        shut_down();
+        ++_restarts;
+        return open();
     }
 
     // Stops serving and releases everything (also done by the destructor).
     void stop() {
-        if (_server) {
-            _server->stop();
-        }
-        if (_pool) {
-            _pool->join();
-        }
-        // The store first: it waits for accepted appends, whose completions
-        // call into partitions (owned by the broker) and post to the shards
-        // (owned by the server). The handler (broker) outlives the server.
-        _store.reset();
-        _server.reset();
-        _broker.reset();
-        _registry.reset();
-        _pool.reset();
-        _metadata.reset();
+        shut_down();
         if (!_dir.empty()) {
             std::error_code ec;
             std::filesystem::remove_all(_dir, ec);
@@ -343,8 +281,93 @@ public:
     }
 
 private:
+    // Opens the backends in _dir and starts the broker and the server.
+    status open() {
+        auto meta = metadata::embedded_store::open({.directory = _dir / "meta"});
+        if (!meta) {
+            return meta.error_value();
+        }
+        _metadata = std::shared_ptr<metadata::store>(std::move(*meta));
+        auto objects = objstore::local_store::open((_dir / "objects").string());
+        if (!objects) {
+            return objects.error_value();
+        }
+        auto wal_file = posix_file::open((_dir / "wal").string(),
+                                         wal_format::k_data_offset + _options.wal_capacity);
+        if (!wal_file) {
+            return wal_file.error_value();
+        }
+        stream::stream_store_options so;
+        so.wal.owner = node_id(_options.broker.node_id);
+        so.wal.owner_epoch = epoch(1 + _restarts);
+        so.wal.capacity = _options.wal_capacity;
+        so.wal.append_timeout = std::chrono::milliseconds(0);
+        so.log_cache_bytes = 8 << 20;
+        so.block_cache_bytes = 4 << 20;
+        so.build_memory_bytes = 16 << 20;
+        so.maintenance_interval = std::chrono::milliseconds(0);
+        auto store = stream::stream_store::open(
+            so, std::shared_ptr<floe::wal_file>(std::move(*wal_file)),
+            std::shared_ptr<objstore::object_store>(std::move(*objects)), _metadata);
+        if (!store) {
+            return store.error_value();
+        }
+        _store = std::move(*store);
+        auto registry = cluster::topic_registry::open(_metadata);
+        if (!registry) {
+            return registry.error_value();
+        }
+        _registry = std::move(*registry);
+        _pool = std::make_unique<blocking_pool>(_options.pool_threads);
+        // The port may be taken between free_loopback_port() and the bind.
+        for (int attempt = 0; attempt < 5; ++attempt) {
+            broker_options bo = _options.broker;
+            bo.advertised_host = "127.0.0.1";
+            bo.advertised_port = floe::testing::free_loopback_port();
+            bo.log_dir = (_dir / "wal").string();
+            auto node = std::make_unique<broker>(bo, *_store, *_registry, _metadata, *_pool);
+            FLOE_TRY(node->start());
+            server_options options;
+            options.host = "127.0.0.1";
+            options.port = static_cast<uint16_t>(bo.advertised_port);
+            options.shards = _options.shards;
+            options.stop_timeout = std::chrono::milliseconds(10000);
+            auto listener = std::make_unique<server>(options);
+            status started = listener->start(*node);
+            if (started) {
+                _broker = std::move(node);
+                _server = std::move(listener);
+                return ok();
+            }
+            if (started.error_value().code != errc::io) {
+                return started.error_value();
+            }
+        }
+        return error(errc::io, "no free loopback port could be bound");
+    }
+
+    // Stops the server and releases everything but the directory.
+    void shut_down() {
+        if (_server) {
+            _server->stop();
+        }
+        if (_pool) {
+            _pool->join();
+        }
+        // The store first: it waits for accepted appends, whose completions
+        // call into partitions (owned by the broker) and post to the shards
+        // (owned by the server). The handler (broker) outlives the server.
+        _store.reset();
+        _server.reset();
+        _broker.reset();
+        _registry.reset();
+        _pool.reset();
+        _metadata.reset();
+    }
+
     harness_options _options;
     std::filesystem::path _dir;
+    int _restarts = 0;
     std::shared_ptr<metadata::store> _metadata;
     std::unique_ptr<stream::stream_store> _store;
     std::unique_ptr<cluster::topic_registry> _registry;
@@ -368,6 +391,12 @@ protected:
 
     broker_harness& harness() { return *_harness; }
     broker& node() { return _harness->node(); }
+    // Restarts the broker on the same data or fails the test. Connections
+    // made before are closed; connect again.
+    void restart() {
+        status restarted = _harness->restart();
+        ASSERT_TRUE(restarted.has_value()) << restarted.error_value().to_string();
+    }
     std::unique_ptr<kafka_client> connect() { return _harness->connect(); }
 
     // Creates a topic or fails the test.

@@ -1,0 +1,132 @@
+// partition over a real stream store whose WAL file can hold its syncs: what
+// a producer is told while its batch is not yet durable.
+#include "kafka/broker/partition.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <future>
+#include <random>
+
+#include "kafka/protocol/record_batch.h"
+#include "metadata/embedded_store.h"
+#include "objstore/local_store.h"
+#include "wal/fault_file.h"
+
+using namespace floe;
+using namespace floe::kafka;
+
+namespace {
+
+// A WAL file whose sync() waits while the gate is closed.
+class gated_file final : public wal_file {
+public:
+    explicit gated_file(uint64_t size) : _inner(size) {}
+    status write(uint64_t offset, byte_span data) override { return _inner.write(offset, data); }
+    status read(uint64_t offset, std::span<uint8_t> out) override {
+        return _inner.read(offset, out);
+    }
+    status sync() override {
+        std::unique_lock lock(_mutex);
+        _cv.wait(lock, [&] { return _open; });
+        return _inner.sync();
+    }
+    uint64_t size() const override { return _inner.size(); }
+    void set_open(bool open) {
+        {
+            std::lock_guard lock(_mutex);
+            _open = open;
+        }
+        _cv.notify_all();
+    }
+
+private:
+    fault_file _inner;
+    std::mutex _mutex;
+    std::condition_variable _cv;
+    bool _open = true;  // guarded by _mutex
+};
+
+struct temp_dir {
+    std::filesystem::path path = std::filesystem::temp_directory_path() /
+                                 ("floe-partition-" + std::to_string(std::random_device{}()));
+    temp_dir() { std::filesystem::create_directories(path); }
+    ~temp_dir() { std::filesystem::remove_all(path); }
+};
+
+byte_vector idempotent_batch(int64_t producer_id, int16_t epoch, int32_t sequence, int count) {
+    record_batch_builder::options o;
+    o.producer_id = producer_id;
+    o.producer_epoch = epoch;
+    o.base_sequence = sequence;
+    record_batch_builder b(o);
+    for (int i = 0; i < count; ++i) {
+        std::string v = "value-" + std::to_string(sequence + i);
+        b.append(1000 + i, std::nullopt,
+                 byte_span(reinterpret_cast<const uint8_t*>(v.data()), v.size()));
+    }
+    return *b.build();
+}
+
+}  // namespace
+
+TEST(Partition, RetryOfANotYetDurableBatchIsAnsweredOnlyWhenItIsDurable) {
+    temp_dir dir;
+    auto meta = metadata::embedded_store::open({.directory = dir.path / "metadata"});
+    ASSERT_TRUE(meta.has_value());
+    std::shared_ptr<metadata::store> metadata(std::move(*meta));
+    auto objects = objstore::local_store::open((dir.path / "objects").string());
+    ASSERT_TRUE(objects.has_value());
+    constexpr uint64_t capacity = 8 << 20;
+    auto file = std::make_shared<gated_file>(wal_format::k_data_offset + capacity);
+    stream::stream_store_options options;
+    options.wal.owner = node_id(1);
+    options.wal.owner_epoch = epoch(1);
+    options.wal.capacity = capacity;
+    options.wal.append_timeout = std::chrono::milliseconds(0);
+    options.tune_allocator = false;
+    auto store = stream::stream_store::open(options, file, std::move(*objects), metadata);
+    ASSERT_TRUE(store.has_value()) << store.error_value().to_string();
+    partition p("orders", 0, stream_id(1), 0, **store);
+    ASSERT_TRUE(p.load(epoch(1)).has_value());
+
+    auto send = [&](std::promise<produce_outcome>& promise) {
+        byte_vector bytes = idempotent_batch(42, 0, 0, 3);
+        auto split = split_batches(bytes, split_mode::produce);
+        EXPECT_TRUE(split.has_value());
+        auto batches = split->batches;
+        p.append(shared_buffer::adopt(std::move(bytes)), batches, -1,
+                 [&promise](produce_outcome o) { promise.set_value(o); });
+    };
+    file->set_open(false);
+    std::promise<produce_outcome> first;
+    std::promise<produce_outcome> retry;
+    auto first_done = first.get_future();
+    auto retry_done = retry.get_future();
+    send(first);
+    send(retry);
+    // Neither the original nor its retry may be answered before the sync.
+    EXPECT_EQ(first_done.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+    EXPECT_EQ(retry_done.wait_for(std::chrono::milliseconds(1)), std::future_status::timeout);
+    EXPECT_EQ(p.offsets().high_watermark, 0);
+    file->set_open(true);
+    ASSERT_EQ(first_done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    ASSERT_EQ(retry_done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    produce_outcome a = first_done.get();
+    produce_outcome b = retry_done.get();
+    EXPECT_EQ(a.error, error_code::none);
+    EXPECT_EQ(b.error, error_code::none);
+    EXPECT_EQ(a.base_offset, 0);
+    EXPECT_EQ(b.base_offset, 0);
+    // Appended once.
+    EXPECT_EQ(p.offsets().high_watermark, 3);
+    // A retry after the batch is durable is answered at once.
+    std::promise<produce_outcome> late;
+    auto late_done = late.get_future();
+    send(late);
+    ASSERT_EQ(late_done.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+    EXPECT_EQ(late_done.get().base_offset, 0);
+    EXPECT_EQ(p.offsets().high_watermark, 3);
+}
