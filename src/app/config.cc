@@ -129,11 +129,14 @@ const std::vector<setting>& table() {
              FLOE_FIELD(s3.region)),
         text("s3.bucket", "", "Bucket for Floe's objects; required when object_store.type is s3.",
              FLOE_FIELD(s3.bucket)),
-        text("s3.prefix", "", "Key prefix for Floe's objects within the bucket; empty: none.",
+        text("s3.prefix", "",
+             "Key prefix for Floe's objects within the bucket (keys are "
+             "<prefix>/n<node>/<object id>); empty: objects.",
              FLOE_FIELD(s3.prefix)),
         boolean("s3.path_style", "false",
-                "Path-style requests (http://host/bucket/key), as most S3-compatible servers "
-                "need; false: virtual-hosted style.",
+                "Path-style requests (http://host/bucket/key). A custom endpoint (s3.endpoint "
+                "or AWS_ENDPOINT_URL*) always uses path style, as S3-compatible servers need; "
+                "AWS's own endpoints use virtual-hosted style unless this is true.",
                 FLOE_FIELD(s3.path_style)),
         text("s3.access_key_id", "", "S3 access key id; empty: AWS_ACCESS_KEY_ID.",
              FLOE_FIELD(s3.access_key_id)),

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -51,40 +52,69 @@ int fail(const std::string& what) {
     return 1;
 }
 
+std::string environment_or(const char* name, const std::string& fallback) {
+    const char* v = std::getenv(name);
+    return v != nullptr && *v != '\0' ? std::string(v) : fallback;
+}
+
+std::string without_trailing_slashes(std::string text) {
+    while (!text.empty() && text.back() == '/') {
+        text.pop_back();
+    }
+    return text;
+}
+
+// The S3 client settings: each of Floe's s3.* settings, when empty, falls
+// back to the standard AWS environment variable (docs/configuration.md).
+floe::objstore::s3_config s3_settings(const floe::app::config& cfg) {
+    floe::objstore::s3_config c;
+    c.bucket = cfg.s3.bucket;
+    c.region =
+        !cfg.s3.region.empty()
+            ? cfg.s3.region
+            : environment_or("AWS_REGION", environment_or("AWS_DEFAULT_REGION", "us-east-1"));
+    std::string endpoint =
+        !cfg.s3.endpoint.empty()
+            ? cfg.s3.endpoint
+            : environment_or("AWS_ENDPOINT_URL_S3", environment_or("AWS_ENDPOINT_URL", ""));
+    if (endpoint.empty()) {
+        c.endpoint = "https://s3." + c.region + ".amazonaws.com";
+        c.path_style = cfg.s3.path_style;
+    } else {
+        c.endpoint = without_trailing_slashes(endpoint);
+        c.path_style = true;  // S3-compatible servers need path style
+    }
+    c.access_key = !cfg.s3.access_key_id.empty() ? cfg.s3.access_key_id
+                                                 : environment_or("AWS_ACCESS_KEY_ID", "");
+    c.secret_key = !cfg.s3.secret_access_key.empty() ? cfg.s3.secret_access_key
+                                                     : environment_or("AWS_SECRET_ACCESS_KEY", "");
+    c.session_token = environment_or("AWS_SESSION_TOKEN", "");
+    return c;
+}
+
 floe::result<std::shared_ptr<floe::objstore::object_store>> open_objects(
     const floe::app::config& cfg) {
     if (cfg.object_store.type == "s3") {
-        auto s3 = floe::objstore::s3_config::from_environment(cfg.s3.bucket);
-        floe::objstore::s3_config c;
-        if (s3) {
-            c = *s3;
+        floe::objstore::s3_config c = s3_settings(cfg);
+        if (c.access_key.empty() || c.secret_key.empty()) {
+            return floe::error(floe::errc::invalid_argument,
+                               "S3 credentials missing: set s3.access_key_id and "
+                               "s3.secret_access_key (FLOE_S3_ACCESS_KEY_ID, "
+                               "FLOE_S3_SECRET_ACCESS_KEY) or AWS_ACCESS_KEY_ID and "
+                               "AWS_SECRET_ACCESS_KEY");
         }
-        if (!cfg.s3.endpoint.empty()) {
-            c.endpoint = cfg.s3.endpoint;
-            c.path_style = cfg.s3.path_style;
-        }
-        if (!cfg.s3.region.empty()) {
-            c.region = cfg.s3.region;
-        }
-        c.bucket = cfg.s3.bucket;
-        if (!cfg.s3.access_key_id.empty()) {
-            c.access_key = cfg.s3.access_key_id;
-        }
-        if (!cfg.s3.secret_access_key.empty()) {
-            c.secret_key = cfg.s3.secret_access_key;
-        }
-        if (cfg.s3.path_style) {
-            c.path_style = true;
-        }
-        if (!s3 && (c.access_key.empty() || c.secret_key.empty())) {
-            return s3.error_value();
-        }
+        FLOE_LOG(info, "floe", "object store: S3 bucket ", c.bucket, " at ", c.endpoint,
+                 " (region ", c.region, c.path_style ? ", path style" : ", virtual-hosted style",
+                 ")");
         auto store = floe::objstore::s3_store::open(c);
         if (!store) {
-            return store.error_value();
+            return floe::error(
+                store.error_value().code,
+                "S3 bucket " + c.bucket + " at " + c.endpoint + ": " + store.error_value().message);
         }
         return std::shared_ptr<floe::objstore::object_store>(std::move(*store));
     }
+    FLOE_LOG(info, "floe", "object store: local directory ", cfg.object_store.dir);
     auto store = floe::objstore::local_store::open(cfg.object_store.dir);
     if (!store) {
         return store.error_value();
@@ -156,8 +186,8 @@ int serve(std::span<const std::string_view> args) {
     store_options.block_cache_bytes = static_cast<size_t>(cfg.cache.block_bytes);
     store_options.upload_bytes = static_cast<uint64_t>(cfg.upload.bytes);
     store_options.upload_age = std::chrono::milliseconds(cfg.upload.interval_ms);
-    if (!cfg.s3.prefix.empty() && cfg.object_store.type == "s3") {
-        store_options.object_prefix = cfg.s3.prefix;
+    if (cfg.object_store.type == "s3" && !without_trailing_slashes(cfg.s3.prefix).empty()) {
+        store_options.object_prefix = without_trailing_slashes(cfg.s3.prefix);
     }
     // The WAL owner epoch: each start of this node takes a new one.
     auto owner_epoch = floe::metadata::allocate_id(*metadata, "wal-owner-epoch");
@@ -168,7 +198,11 @@ int serve(std::span<const std::string_view> args) {
     auto store = floe::stream::stream_store::open(
         store_options, std::shared_ptr<floe::wal_file>(std::move(*wal_file)), *objects, metadata);
     if (!store) {
-        return fail("stream store: " + store.error_value().to_string());
+        std::string where = cfg.object_store.type == "s3"
+                                ? " (object store: S3 bucket " + cfg.s3.bucket + " at " +
+                                      s3_settings(cfg).endpoint + ")"
+                                : "";
+        return fail("stream store: " + store.error_value().to_string() + where);
     }
     auto topics = floe::cluster::topic_registry::open(metadata);
     if (!topics) {
