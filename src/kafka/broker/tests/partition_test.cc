@@ -10,6 +10,7 @@
 #include <future>
 #include <random>
 
+#include "kafka/broker/group_log.h"
 #include "kafka/protocol/record_batch.h"
 #include "metadata/embedded_store.h"
 #include "objstore/local_store.h"
@@ -129,4 +130,55 @@ TEST(Partition, RetryOfANotYetDurableBatchIsAnsweredOnlyWhenItIsDurable) {
     ASSERT_EQ(late_done.wait_for(std::chrono::seconds(5)), std::future_status::ready);
     EXPECT_EQ(late_done.get().base_offset, 0);
     EXPECT_EQ(p.offsets().high_watermark, 3);
+}
+
+TEST(GroupLog, AppendsOneBatchPerCallAndReadsEverythingBackInOrder) {
+    temp_dir dir;
+    auto meta = metadata::embedded_store::open({.directory = dir.path / "metadata"});
+    ASSERT_TRUE(meta.has_value());
+    std::shared_ptr<metadata::store> metadata(std::move(*meta));
+    auto objects = objstore::local_store::open((dir.path / "objects").string());
+    ASSERT_TRUE(objects.has_value());
+    constexpr uint64_t capacity = 8 << 20;
+    auto file = std::make_shared<gated_file>(wal_format::k_data_offset + capacity);
+    stream::stream_store_options options;
+    options.wal.owner = node_id(1);
+    options.wal.owner_epoch = epoch(1);
+    options.wal.capacity = capacity;
+    options.wal.append_timeout = std::chrono::milliseconds(0);
+    options.tune_allocator = false;
+    auto store = stream::stream_store::open(options, file, std::move(*objects), metadata);
+    ASSERT_TRUE(store.has_value()) << store.error_value().to_string();
+    auto p = std::make_shared<partition>("__consumer_offsets", 0, stream_id(9), 0, **store);
+    ASSERT_TRUE(p->load(epoch(1)).has_value());
+    // Completions are "posted" by running them at once (the test has no shard).
+    group_log log(p, [](std::function<void()> fn) { fn(); });
+    auto bytes = [](std::string_view text) { return byte_vector(text.begin(), text.end()); };
+    std::vector<coordinator::log_record> expected;
+    for (int call = 0; call < 5; ++call) {
+        std::vector<coordinator::log_record> records;
+        for (int i = 0; i <= call; ++i) {
+            coordinator::log_record r;
+            r.key = bytes("key-" + std::to_string(call) + "-" + std::to_string(i));
+            if (i % 3 != 2) {
+                r.value = bytes("value-" + std::to_string(call * 10 + i));
+            }  // else a tombstone
+            records.push_back(r);
+        }
+        expected.insert(expected.end(), records.begin(), records.end());
+        std::promise<status> appended;
+        auto appended_done = appended.get_future();
+        log.append(records, [&appended](status s) { appended.set_value(s); });
+        ASSERT_EQ(appended_done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+        ASSERT_TRUE(appended_done.get().has_value());
+    }
+    // One batch (one offset range) per call: 1 + 2 + 3 + 4 + 5 records.
+    EXPECT_EQ(p->offsets().high_watermark, 15);
+    auto back = group_log::read_all(*p);
+    ASSERT_TRUE(back.has_value()) << back.error_value().to_string();
+    EXPECT_EQ(*back, expected);
+    // An empty append completes at once.
+    bool called = false;
+    log.append({}, [&called](status s) { called = s.has_value(); });
+    EXPECT_TRUE(called);
 }
