@@ -210,7 +210,7 @@ void partition::append(shared_buffer records, const std::vector<batch_view>& bat
                 }
                 result.log_start_offset = _log_start;
             }
-            on_durable(end, max_ts);
+            on_durable(end);
             result.base_offset = first;
             result.log_append_time = log_append_time;
             done(result);
@@ -236,7 +236,7 @@ void partition::append(shared_buffer records, const std::vector<batch_view>& bat
     }
 }
 
-void partition::on_durable(int64_t end_offset, int64_t /*max_timestamp*/) {
+void partition::on_durable(int64_t end_offset) {
     std::vector<std::pair<uint64_t, std::function<void()>>> wake;
     std::vector<pending_retry> answered;
     {

@@ -96,12 +96,11 @@ public:
     uint64_t wait_for_data(int64_t seen_high_watermark, std::function<void()> wake);
     void cancel_wait(uint64_t token);
 
-    const coordinator::producer_state& producers_locked() const { return _producers; }
     // A copy of the producer state (DescribeProducers).
     coordinator::producer_state producers() const;
 
 private:
-    void on_durable(int64_t end_offset, int64_t max_timestamp);
+    void on_durable(int64_t end_offset);
 
     const std::string _topic;
     const int32_t _index;

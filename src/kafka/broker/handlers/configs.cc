@@ -206,19 +206,41 @@ asio::awaitable<response> handle_describe_configs(broker& b, request& r) {
     co_return encode_response(out, version);
 }
 
+namespace {
+
+using resource_key = std::pair<int8_t, std::string>;
+
+// The resources named more than once in an Alter request (each is answered
+// once, with INVALID_REQUEST).
+template <typename Resources>
+std::set<resource_key> repeated_resources(const Resources& resources) {
+    std::set<resource_key> seen;
+    std::set<resource_key> repeated;
+    for (const auto& resource : resources) {
+        resource_key key(resource.resource_type, resource.resource_name);
+        if (!seen.insert(key).second) {
+            repeated.insert(std::move(key));
+        }
+    }
+    return repeated;
+}
+
+// Broker settings come from Floe's configuration; `names` lists the ones a
+// request tried to change.
+failure broker_configs_refused(const std::string& names) {
+    return failure{error_code::invalid_config,
+                   bounded("Cannot update these configs dynamically: " + names +
+                           " (Floe reads broker settings from its configuration at start)")};
+}
+
+}  // namespace
+
 asio::awaitable<response> handle_alter_configs(broker& b, request& r) {
     auto req = decode_request<alter_configs_request>(r);
     const int16_t version = r.api_version();
     alter_configs_response out;
-    std::set<std::pair<int8_t, std::string>> seen;
-    std::set<std::pair<int8_t, std::string>> duplicated;
-    for (const auto& resource : req.resources) {
-        auto key = std::make_pair(resource.resource_type, resource.resource_name);
-        if (!seen.insert(key).second) {
-            duplicated.insert(key);
-        }
-    }
-    std::set<std::pair<int8_t, std::string>> answered;
+    const std::set<resource_key> duplicated = repeated_resources(req.resources);
+    std::set<resource_key> answered;
     for (const auto& resource : req.resources) {
         auto key = std::make_pair(resource.resource_type, resource.resource_name);
         if (!answered.insert(key).second) {
@@ -256,15 +278,12 @@ asio::awaitable<response> handle_alter_configs(broker& b, request& r) {
             }
         } else if (resource.resource_type == config_resource::broker) {
             failed = check_broker_name(b, resource.resource_name);
-            if (!failed && !resource.configs.empty()) {
-                std::string names;
-                for (const auto& c : resource.configs) {
-                    names += (names.empty() ? "" : ", ") + c.name;
-                }
-                failed = failure{error_code::invalid_config,
-                                 bounded("Cannot update these configs dynamically: " + names +
-                                         " (Floe reads broker settings from its configuration "
-                                         "at start)")};
+            std::string names;
+            for (const auto& c : resource.configs) {
+                names += (names.empty() ? "" : ", ") + c.name;
+            }
+            if (!failed && !names.empty()) {
+                failed = broker_configs_refused(names);
             }
         } else {
             failed = unsupported_resource(resource.resource_type);
@@ -282,15 +301,8 @@ asio::awaitable<response> handle_incremental_alter_configs(broker& b, request& r
     auto req = decode_request<incremental_alter_configs_request>(r);
     const int16_t version = r.api_version();
     incremental_alter_configs_response out;
-    std::set<std::pair<int8_t, std::string>> seen;
-    std::set<std::pair<int8_t, std::string>> duplicated;
-    for (const auto& resource : req.resources) {
-        auto key = std::make_pair(resource.resource_type, resource.resource_name);
-        if (!seen.insert(key).second) {
-            duplicated.insert(key);
-        }
-    }
-    std::set<std::pair<int8_t, std::string>> answered;
+    const std::set<resource_key> duplicated = repeated_resources(req.resources);
+    std::set<resource_key> answered;
     for (const auto& resource : req.resources) {
         auto key = std::make_pair(resource.resource_type, resource.resource_name);
         if (!answered.insert(key).second) {
@@ -388,10 +400,7 @@ asio::awaitable<response> handle_incremental_alter_configs(broker& b, request& r
                 }
             }
             if (!failed && !changed.empty()) {
-                failed = failure{error_code::invalid_config,
-                                 bounded("Cannot update these configs dynamically: " + changed +
-                                         " (Floe reads broker settings from its configuration "
-                                         "at start)")};
+                failed = broker_configs_refused(changed);
             }
         } else {
             failed = unsupported_resource(resource.resource_type);

@@ -224,14 +224,11 @@ asio::awaitable<response> handle_produce(broker& b, request& r) {
         produce_outcome immediate;
     };
     std::vector<slot> slots;
-    size_t submitted = 0;
-    for (auto& t : req.topic_data) {
-        for (auto& p : t.partition_data) {
-            (void)p;
-            ++submitted;
-        }
+    size_t partitions = 0;
+    for (const auto& t : req.topic_data) {
+        partitions += t.partition_data.size();
     }
-    auto gather = std::make_shared<produce_gather>(submitted);
+    auto gather = std::make_shared<produce_gather>(partitions);
     size_t slot_index = 0;
     for (size_t ti = 0; ti < req.topic_data.size(); ++ti) {
         auto& t = req.topic_data[ti];

@@ -71,26 +71,38 @@ byte_vector idempotent_batch(int64_t producer_id, int16_t epoch, int32_t sequenc
     return *b.build();
 }
 
+// A stream store over a gated WAL file, in a temporary directory.
+class PartitionTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto meta = metadata::embedded_store::open({.directory = dir.path / "metadata"});
+        ASSERT_TRUE(meta.has_value());
+        metadata = std::shared_ptr<metadata::store>(std::move(*meta));
+        auto objects = objstore::local_store::open((dir.path / "objects").string());
+        ASSERT_TRUE(objects.has_value());
+        constexpr uint64_t capacity = 8 << 20;
+        file = std::make_shared<gated_file>(wal_format::k_data_offset + capacity);
+        stream::stream_store_options options;
+        options.wal.owner = node_id(1);
+        options.wal.owner_epoch = epoch(1);
+        options.wal.capacity = capacity;
+        options.wal.append_timeout = std::chrono::milliseconds(0);
+        options.tune_allocator = false;
+        auto opened = stream::stream_store::open(options, file, std::move(*objects), metadata);
+        ASSERT_TRUE(opened.has_value()) << opened.error_value().to_string();
+        store = std::move(*opened);
+    }
+
+    temp_dir dir;
+    std::shared_ptr<metadata::store> metadata;
+    std::shared_ptr<gated_file> file;
+    std::unique_ptr<stream::stream_store> store;
+};
+
 }  // namespace
 
-TEST(Partition, RetryOfANotYetDurableBatchIsAnsweredOnlyWhenItIsDurable) {
-    temp_dir dir;
-    auto meta = metadata::embedded_store::open({.directory = dir.path / "metadata"});
-    ASSERT_TRUE(meta.has_value());
-    std::shared_ptr<metadata::store> metadata(std::move(*meta));
-    auto objects = objstore::local_store::open((dir.path / "objects").string());
-    ASSERT_TRUE(objects.has_value());
-    constexpr uint64_t capacity = 8 << 20;
-    auto file = std::make_shared<gated_file>(wal_format::k_data_offset + capacity);
-    stream::stream_store_options options;
-    options.wal.owner = node_id(1);
-    options.wal.owner_epoch = epoch(1);
-    options.wal.capacity = capacity;
-    options.wal.append_timeout = std::chrono::milliseconds(0);
-    options.tune_allocator = false;
-    auto store = stream::stream_store::open(options, file, std::move(*objects), metadata);
-    ASSERT_TRUE(store.has_value()) << store.error_value().to_string();
-    partition p("orders", 0, stream_id(1), 0, **store);
+TEST_F(PartitionTest, RetryOfANotYetDurableBatchIsAnsweredOnlyWhenItIsDurable) {
+    partition p("orders", 0, stream_id(1), 0, *store);
     ASSERT_TRUE(p.load(epoch(1)).has_value());
 
     auto send = [&](std::promise<produce_outcome>& promise) {
@@ -132,24 +144,8 @@ TEST(Partition, RetryOfANotYetDurableBatchIsAnsweredOnlyWhenItIsDurable) {
     EXPECT_EQ(p.offsets().high_watermark, 3);
 }
 
-TEST(GroupLog, AppendsOneBatchPerCallAndReadsEverythingBackInOrder) {
-    temp_dir dir;
-    auto meta = metadata::embedded_store::open({.directory = dir.path / "metadata"});
-    ASSERT_TRUE(meta.has_value());
-    std::shared_ptr<metadata::store> metadata(std::move(*meta));
-    auto objects = objstore::local_store::open((dir.path / "objects").string());
-    ASSERT_TRUE(objects.has_value());
-    constexpr uint64_t capacity = 8 << 20;
-    auto file = std::make_shared<gated_file>(wal_format::k_data_offset + capacity);
-    stream::stream_store_options options;
-    options.wal.owner = node_id(1);
-    options.wal.owner_epoch = epoch(1);
-    options.wal.capacity = capacity;
-    options.wal.append_timeout = std::chrono::milliseconds(0);
-    options.tune_allocator = false;
-    auto store = stream::stream_store::open(options, file, std::move(*objects), metadata);
-    ASSERT_TRUE(store.has_value()) << store.error_value().to_string();
-    auto p = std::make_shared<partition>("__consumer_offsets", 0, stream_id(9), 0, **store);
+TEST_F(PartitionTest, GroupLogAppendsOneBatchPerCallAndReadsEverythingBackInOrder) {
+    auto p = std::make_shared<partition>("__consumer_offsets", 0, stream_id(9), 0, *store);
     ASSERT_TRUE(p->load(epoch(1)).has_value());
     // Completions are "posted" by running them at once (the test has no shard).
     group_log log(p, [](std::function<void()> fn) { fn(); });
