@@ -151,6 +151,29 @@ void stream_store::remember_object_locked(object_id id, const object_record& rec
     }
 }
 
+void stream_store::adopt_committed_objects_locked(stream_id stream,
+                                                  const std::vector<metadata::key_value>& objects) {
+    stream_state& st = _streams[stream];
+    for (const auto& kv : objects) {
+        auto id = metadata::parse_object_key(kv.key);
+        auto decoded = decode_object_record(kv.value);
+        if (!id || !decoded || decoded->state != object_state::committed) {
+            continue;
+        }
+        object_meta& meta = _object_meta[*id];
+        meta.key = decoded->key;
+        meta.size = decoded->size;
+        meta.state = decoded->state;
+        meta.ranges = decoded->ranges;
+        meta.mod_revision = kv.mod_revision;
+        for (const auto& range : decoded->ranges) {
+            if (range.stream == stream) {
+                st.objects[range.start] = object_ref{range.end, *id};
+            }
+        }
+    }
+}
+
 // ---- recovery ---------------------------------------------------------------
 
 status stream_store::load_metadata() {
@@ -328,25 +351,7 @@ result<stream_position> stream_store::open_stream(stream_id stream, epoch stream
             return objects.error_value();
         }
         std::lock_guard lock(_mutex);
-        stream_state& st = _streams[stream];
-        for (const auto& kv : objects->kvs) {
-            auto id = metadata::parse_object_key(kv.key);
-            auto decoded = decode_object_record(kv.value);
-            if (!id || !decoded || decoded->state != object_state::committed) {
-                continue;
-            }
-            object_meta& meta = _object_meta[*id];
-            meta.key = decoded->key;
-            meta.size = decoded->size;
-            meta.state = decoded->state;
-            meta.ranges = decoded->ranges;
-            meta.mod_revision = kv.mod_revision;
-            for (const auto& range : decoded->ranges) {
-                if (range.stream == stream) {
-                    st.objects[range.start] = object_ref{range.end, *id};
-                }
-            }
-        }
+        adopt_committed_objects_locked(stream, objects->kvs);
     }
     return position;
 }
@@ -1222,24 +1227,7 @@ status stream_store::resync_stream(stream_id stream) {
     stream_state& st = _streams[stream];
     st.record = *record;
     st.record_value = (*current)->value;
-    for (const auto& kv : objects->kvs) {
-        auto id = metadata::parse_object_key(kv.key);
-        auto decoded = decode_object_record(kv.value);
-        if (!id || !decoded || decoded->state != object_state::committed) {
-            continue;
-        }
-        object_meta& meta = _object_meta[*id];
-        meta.key = decoded->key;
-        meta.size = decoded->size;
-        meta.state = decoded->state;
-        meta.ranges = decoded->ranges;
-        meta.mod_revision = kv.mod_revision;
-        for (const auto& range : decoded->ranges) {
-            if (range.stream == stream) {
-                st.objects[range.start] = object_ref{range.end, *id};
-            }
-        }
-    }
+    adopt_committed_objects_locked(stream, objects->kvs);
     auto end = st.pending.lower_bound(record->committed_end);
     for (auto it = st.pending.begin(); it != end; ++it) {
         _pending_bytes -= std::min<uint64_t>(_pending_bytes, it->second.payload_bytes);

@@ -334,6 +334,10 @@ private:
     // streams' object maps at it. Needs _mutex.
     void remember_object_locked(object_id id, const object_record& record,
                                 metadata::revision_t mod_revision);
+    // Records the committed objects among `objects` (object registry entries)
+    // and maps their ranges of `stream` into its object map. Needs _mutex.
+    void adopt_committed_objects_locked(stream_id stream,
+                                        const std::vector<metadata::key_value>& objects);
     result<object_id> next_object_id();
     // Drops the object-map entries that point at `id`. Needs _mutex.
     void forget_ranges_locked(object_id id, const std::vector<object_range>& ranges);
