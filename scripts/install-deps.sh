@@ -10,7 +10,7 @@ packages=(
   zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
   python3 python3-venv
   libcurl4-openssl-dev libssl-dev libsqlite3-dev liburing-dev
-  libasio-dev libtomlplusplus-dev
+  libasio-dev libtomlplusplus-dev libre2-dev
   kcat
   libnfs-dev nfs-ganesha nfs-ganesha-vfs rpcbind
   openjdk-17-jdk-headless maven

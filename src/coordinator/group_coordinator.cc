@@ -9,6 +9,9 @@
 #include <set>
 #include <utility>
 
+#include <re2/re2.h>
+
+#include "coordinator/consumer_assignment.h"
 #include "coordinator/consumer_protocol.h"
 #include "coordinator/group_records.h"
 
@@ -105,7 +108,15 @@ struct pending_commit {
 };
 
 enum class join_timer_kind { none, initial, rebalance };
-enum class timer_kind { heartbeat, pending_member, join, sync, offset_expiration };
+enum class timer_kind {
+    heartbeat,
+    pending_member,
+    join,
+    sync,
+    offset_expiration,
+    consumer_session,    // a consumer group member's session
+    consumer_rebalance,  // a consumer group member's revocation deadline
+};
 
 struct timer_entry {
     timer_kind kind = timer_kind::heartbeat;
@@ -143,6 +154,75 @@ struct member {
     }
 };
 
+// ---- consumer groups (KIP-848) -------------------------------------------------
+
+using partition_key = std::pair<topic_id, int32_t>;
+
+struct consumer_member {
+    std::string member_id;
+    std::optional<std::string> instance_id;
+    std::optional<std::string> rack_id;
+    std::string client_id;
+    std::string client_host;
+    std::vector<std::string> topic_names;  // sorted, unique
+    std::optional<std::string> topic_regex;
+    std::optional<std::string> server_assignor;
+    int32_t rebalance_timeout_ms = -1;
+    member_assignment_state assignment;
+    // The member epoch at which each assigned partition was given to it
+    // (an OffsetCommit with an older epoch is accepted for those it owned
+    // since then).
+    std::map<partition_key, int32_t> assigned_epochs;
+    uint64_t session_timer = 0;
+    uint64_t rebalance_timer = 0;
+};
+
+// The outcome of the last append queued for a consumer group, so that
+// answers that read its (not yet durable) state wait for it.
+struct write_barrier {
+    bool done = false;
+    status result = ok();
+    std::vector<std::function<void(status)>> waiters;
+};
+
+struct resolved_regex {
+    std::set<std::string> topics;
+    time_point resolved_at;
+};
+
+struct consumer_group_state {
+    int32_t group_epoch = 0;
+    int32_t assignment_epoch = 0;
+    std::map<std::string, consumer_member, std::less<>> members;
+    std::map<std::string, std::string, std::less<>> static_members;   // instance id -> member id
+    std::map<std::string, partition_assignment, std::less<>> target;  // member id -> target
+    // The subscribed topics that exist, as of the last heartbeat: name ->
+    // id and partition count. A change bumps the group epoch.
+    std::map<std::string, topic_metadata, std::less<>> subscription_metadata;
+    std::map<std::string, resolved_regex, std::less<>> regexes;
+    std::string assignor;  // the one that computed the target
+    // Set when an append failed: the next write is a full snapshot (plus the
+    // tombstones in `unwritten_removals`), so the log catches up.
+    bool dirty = false;
+    std::set<std::string> unwritten_removals;
+    std::shared_ptr<write_barrier> last_write;
+};
+
+// What one call changed in a consumer group, i.e. which records to write.
+struct consumer_changes {
+    bool group_epoch = false;
+    bool partition_metadata = false;
+    bool target_epoch = false;
+    std::set<std::string> member_metadata;
+    std::set<std::string> targets;
+    std::set<std::string> current;
+    std::set<std::string> removed;
+    bool any() const {
+        return group_epoch || partition_metadata || target_epoch || !member_metadata.empty() ||
+               !targets.empty() || !current.empty() || !removed.empty();
+    }
+};
+
 struct group {
     std::string group_id;
     uint64_t incarnation = 0;
@@ -167,6 +247,12 @@ struct group {
     std::map<topic_partition, committed_offset> offsets;
     std::map<topic_partition, pending_commit> pending_commits;
     bool has_metadata_record = false;  // replay bookkeeping
+    // A consumer group (KIP-848): `cg` holds its state, the classic fields
+    // above stay empty except `state` (Empty without members, else Stable),
+    // `protocol_type` ("consumer") and `subscribed_topics`, which the shared
+    // offset code reads.
+    bool consumer = false;
+    consumer_group_state cg;
 
     member* find(std::string_view id) {
         auto it = members.find(id);
@@ -208,8 +294,13 @@ struct group {
 }  // namespace
 
 struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator::impl> {
-    impl(group_config c, coordinator_log& l, clock_fn clk, member_id_generator g)
-        : config(c), log(l), clock(std::move(clk)), ids(std::move(g)) {
+    impl(group_config c, coordinator_log& l, clock_fn clk, member_id_generator g,
+         topic_metadata_source t)
+        : config(std::move(c)),
+          log(l),
+          clock(std::move(clk)),
+          ids(std::move(g)),
+          topic_source(std::move(t)) {
         if (!ids) {
             ids = random_member_id;
         }
@@ -219,6 +310,7 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
     coordinator_log& log;
     clock_fn clock;
     member_id_generator ids;
+    topic_metadata_source topic_source;
 
     std::map<std::string, group, std::less<>> groups;
     uint64_t next_incarnation = 1;
@@ -411,6 +503,10 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
                 return;
             case timer_kind::offset_expiration:
                 return;
+            case timer_kind::consumer_session:
+            case timer_kind::consumer_rebalance:
+                on_consumer_timer(*g, id, t);
+                return;
         }
     }
 
@@ -473,6 +569,10 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
         cancel(g.sync_timer);
         g.leader_id.reset();
         g.new_member_added = false;
+        for (auto& [id, m] : g.cg.members) {
+            cancel(m.session_timer);
+            cancel(m.rebalance_timer);
+        }
     }
 
     void erase_group(group& g) {
@@ -625,6 +725,37 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
     static log_record group_tombstone(const std::string& group_id) {
         return {group_records::encode_key(group_records::group_metadata_key{group_id}),
                 std::nullopt};
+    }
+
+    // The tombstones that delete group `g` (its classic metadata, or every
+    // record of a consumer group).
+    static void append_group_tombstones(std::vector<log_record>& records, const group& g) {
+        if (!g.consumer) {
+            records.push_back(group_tombstone(g.group_id));
+            return;
+        }
+        for (const auto& [id, m] : g.cg.members) {
+            append_member_tombstones(records, g.group_id, id);
+        }
+        for (int16_t type : {group_records::k_consumer_partition_metadata_key,
+                             group_records::k_consumer_target_metadata_key,
+                             group_records::k_consumer_group_metadata_key}) {
+            records.push_back(
+                {group_records::encode_key(group_records::consumer_group_key{type, g.group_id, ""}),
+                 std::nullopt});
+        }
+    }
+
+    static void append_member_tombstones(std::vector<log_record>& records,
+                                         const std::string& group_id,
+                                         const std::string& member_id) {
+        for (int16_t type : {group_records::k_consumer_current_assignment_key,
+                             group_records::k_consumer_target_member_key,
+                             group_records::k_consumer_member_metadata_key}) {
+            records.push_back({group_records::encode_key(
+                                   group_records::consumer_group_key{type, group_id, member_id}),
+                               std::nullopt});
+        }
     }
 
     static log_record offset_tombstone(const std::string& group_id, const topic_partition& tp) {
@@ -981,6 +1112,14 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
         }
         bool unknown = r.member_id.empty();
         group* g = find_group(r.group_id);
+        if (g != nullptr && g->consumer) {
+            if (!g->cg.members.empty()) {
+                return complete_join(
+                    std::move(cb),
+                    join_error(group_error::inconsistent_group_protocol, std::move(r.member_id)));
+            }
+            convert_to_classic(*g);
+        }
         if (g == nullptr) {
             if (!unknown) {
                 return complete_join(std::move(cb), join_error(group_error::unknown_member_id,
@@ -1387,9 +1526,20 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
         group* g = find_group(r.group_id);
         if (g == nullptr) {
             if (r.generation_id >= 0) {
-                return all(group_error::illegal_generation);
+                // v9+ (usable by consumer group members) says the group is
+                // gone; older versions that the generation is stale.
+                return all(r.api_version && *r.api_version >= 9 ? group_error::group_id_not_found
+                                                                : group_error::illegal_generation);
             }
             g = &create_group(r.group_id);  // a group that only stores offsets
+        }
+        if (g->consumer) {
+            std::vector<group_error> errors;
+            group_error ce = validate_consumer_offset_commit(*g, r, errors);
+            if (ce != group_error::none) {
+                return all(ce);
+            }
+            return store_offsets(*g, std::move(r), std::move(cb), std::move(errors));
         }
         group_error e = validate_offset_commit(*g, r);
         if (e != group_error::none) {
@@ -1412,12 +1562,20 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
         store_offsets(*g, std::move(r), std::move(cb));
     }
 
-    void store_offsets(group& g, offset_commit_request r, offset_commit_callback cb) {
+    // `errors`, when not empty, has one entry per partition: those set are
+    // answered as they are and not stored.
+    void store_offsets(group& g, offset_commit_request r, offset_commit_callback cb,
+                       std::vector<group_error> errors = {}) {
         std::vector<partition_result> results;
         std::vector<log_record> records;
         std::vector<std::pair<topic_partition, committed_offset>> values;
-        for (const auto& p : r.partitions) {
+        for (size_t i = 0; i < r.partitions.size(); ++i) {
+            const auto& p = r.partitions[i];
             results.push_back({p.partition, group_error::none});
+            if (i < errors.size() && errors[i] != group_error::none) {
+                results.back().error = errors[i];
+                continue;
+            }
             if (p.metadata.size() > config.offset_metadata_max_bytes) {
                 results.back().error = group_error::offset_metadata_too_large;
                 continue;
@@ -1482,9 +1640,16 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
     }
 
     offset_fetch_response fetch_offsets(std::string_view group_id,
-                                        const std::optional<std::vector<topic_partition>>& tps) {
+                                        const std::optional<std::vector<topic_partition>>& tps,
+                                        const offset_fetch_member& member) {
         offset_fetch_response out;
         group* g = find_group(group_id);
+        if (g != nullptr && g->consumer) {
+            out.error = validate_consumer_offset_fetch(*g, member);
+            if (out.error != group_error::none) {
+                return out;
+            }
+        }
         auto fetched = [](const topic_partition& tp, const committed_offset& c) {
             return fetched_offset{tp, c.offset, c.leader_epoch, c.metadata, group_error::none};
         };
@@ -1529,7 +1694,7 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
             }
         }
         if (g.state == group_state::empty && !g.has_offsets()) {
-            records.push_back(group_tombstone(g.group_id));
+            append_group_tombstones(records, g);
             erase_group(g);
         }
         if (records.empty()) {
@@ -1622,7 +1787,7 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
                 for (const auto& tp : all) {
                     records.push_back(offset_tombstone(id, tp));
                 }
-                records.push_back(group_tombstone(id));
+                append_group_tombstones(records, *g);
                 erase_group(*g);
                 results.push_back({id, group_error::none});
             }
@@ -1662,7 +1827,11 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
             group& g = groups.at(id);
             bool from_state = false;
             bool skip_subscribed = false;
-            if (g.protocol_type && g.state == group_state::empty) {
+            if (g.consumer) {
+                // Kafka's rule for consumer groups: from each commit, and
+                // only topics no member subscribes to.
+                skip_subscribed = !g.cg.members.empty();
+            } else if (g.protocol_type && g.state == group_state::empty) {
                 from_state = true;
             } else if (g.protocol_type == k_consumer_protocol_type && g.subscribed_topics &&
                        g.state == group_state::stable) {
@@ -1693,12 +1862,1179 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
                 records.push_back(offset_tombstone(id, tp));
             }
             if (g.state == group_state::empty && !g.has_offsets()) {
-                records.push_back(group_tombstone(id));
+                append_group_tombstones(records, g);
                 erase_group(g);
             }
         }
         if (!records.empty()) {
             queue_append(std::move(records), nullptr);
+        }
+    }
+
+    // ---- consumer groups (KIP-848) -------------------------------------------------
+    //
+    // A heartbeat: validate; find or create the group and the member; apply
+    // the member's changes (a new or changed subscription bumps the group
+    // epoch, and so does a change in the subscribed topics' metadata);
+    // recompute the target assignment when the group epoch is ahead of it;
+    // move the member one reconciliation step towards its target; write what
+    // changed and answer when it is durable.
+
+    static std::string_view consumer_group_state_name(const group& g) {
+        const consumer_group_state& cg = g.cg;
+        if (cg.members.empty()) {
+            return "Empty";
+        }
+        if (cg.group_epoch > cg.assignment_epoch) {
+            return "Assigning";
+        }
+        for (const auto& [id, m] : cg.members) {
+            if (m.assignment.state != member_state::stable ||
+                m.assignment.member_epoch != cg.assignment_epoch) {
+                return "Reconciling";
+            }
+        }
+        return "Stable";
+    }
+
+    // The classic fields the shared offset code reads.
+    static void update_consumer_summary(group& g) {
+        g.protocol_type = std::string(k_consumer_protocol_type);
+        g.state = g.cg.members.empty() ? group_state::empty : group_state::stable;
+        std::set<std::string, std::less<>> topics;
+        for (const auto& [id, m] : g.cg.members) {
+            topics.insert(m.topic_names.begin(), m.topic_names.end());
+            if (m.topic_regex) {
+                auto r = g.cg.regexes.find(*m.topic_regex);
+                if (r != g.cg.regexes.end()) {
+                    topics.insert(r->second.topics.begin(), r->second.topics.end());
+                }
+            }
+        }
+        g.subscribed_topics = std::move(topics);
+    }
+
+    void reset_consumer_state(group& g) {
+        for (auto& [id, m] : g.cg.members) {
+            cancel(m.session_timer);
+            cancel(m.rebalance_timer);
+        }
+        g.cg = consumer_group_state{};
+        g.consumer = false;
+        g.protocol_type.reset();
+        g.subscribed_topics.reset();
+        g.state = group_state::empty;
+    }
+
+    // An empty consumer group taken over by a JoinGroup: its records are
+    // deleted, its offsets stay.
+    void convert_to_classic(group& g) {
+        std::vector<log_record> records;
+        append_group_tombstones(records, g);
+        reset_consumer_state(g);
+        g.state_timestamp = now;
+        queue_append(std::move(records), nullptr);
+    }
+
+    // An empty classic group (or one that only stores offsets) taken over by
+    // a consumer group heartbeat.
+    void convert_to_consumer(group& g) {
+        if (g.has_metadata_record) {
+            queue_append({group_tombstone(g.group_id)}, nullptr);
+        }
+        clear_membership(g, group_error::coordinator_not_available);
+        g.has_metadata_record = false;
+        g.generation_id = 0;
+        g.protocol_name.reset();
+        g.consumer = true;
+        g.cg = consumer_group_state{};
+        update_consumer_summary(g);
+    }
+
+    static consumer_heartbeat_response heartbeat_error(group_error e, std::string message = {}) {
+        consumer_heartbeat_response r;
+        r.error = e;
+        if (!message.empty()) {
+            r.error_message = std::move(message);
+        }
+        return r;
+    }
+
+    static std::optional<partition_assignment> to_assignment(
+        const std::optional<std::vector<consumer_topic_partitions>>& tps) {
+        if (!tps) {
+            return std::nullopt;
+        }
+        partition_assignment out;
+        for (const auto& tp : *tps) {
+            out[tp.topic_id].insert(tp.partitions.begin(), tp.partitions.end());
+        }
+        return out;
+    }
+
+    std::vector<consumer_topic_partitions> to_wire(const group& g,
+                                                   const partition_assignment& a) const {
+        std::vector<consumer_topic_partitions> out;
+        for (const auto& [id, ps] : a) {
+            if (ps.empty()) {
+                continue;
+            }
+            consumer_topic_partitions tp;
+            tp.topic_id = id;
+            for (const auto& [name, md] : g.cg.subscription_metadata) {
+                if (md.id == id) {
+                    tp.topic_name = name;
+                    break;
+                }
+            }
+            tp.partitions.assign(ps.begin(), ps.end());
+            out.push_back(std::move(tp));
+        }
+        return out;
+    }
+
+    // Kafka's checks of a heartbeat that need no group state.
+    std::pair<group_error, std::string> validate_consumer_heartbeat(
+        const consumer_heartbeat_request& r) const {
+        auto invalid = [](std::string m) {
+            return std::pair{group_error::invalid_request, std::move(m)};
+        };
+        // Keys hold these as int16-length strings.
+        constexpr size_t max_key_string = static_cast<size_t>(std::numeric_limits<int16_t>::max());
+        if (r.group_id.empty()) {
+            return invalid("GroupId can't be empty.");
+        }
+        if ((r.api_version >= 1 || r.member_epoch > 0 || r.member_epoch == -1) &&
+            r.member_id.empty()) {
+            return invalid("MemberId can't be empty.");
+        }
+        if (r.group_id.size() > max_key_string || r.member_id.size() > max_key_string) {
+            return invalid("GroupId or MemberId is too long.");
+        }
+        if (r.instance_id && r.instance_id->empty()) {
+            return invalid("InstanceId can't be empty.");
+        }
+        if (r.rack_id && r.rack_id->empty()) {
+            return invalid("RackId can't be empty.");
+        }
+        if (r.member_epoch == 0) {
+            if (r.rebalance_timeout_ms == -1) {
+                return invalid("RebalanceTimeoutMs must be provided in first request.");
+            }
+            if (!r.topic_partitions || !r.topic_partitions->empty()) {
+                return invalid("TopicPartitions must be empty when (re-)joining.");
+            }
+            if (!r.subscribed_topic_names && !r.subscribed_topic_regex) {
+                return invalid(
+                    "Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when "
+                    "(re-)joining.");
+            }
+        } else if (r.member_epoch == -2) {
+            if (!r.instance_id) {
+                return invalid("InstanceId can't be null.");
+            }
+        } else if (r.member_epoch < -2) {
+            return invalid("MemberEpoch is invalid.");
+        }
+        if (r.rebalance_timeout_ms < -1) {
+            return invalid("RebalanceTimeoutMs is invalid.");
+        }
+        if (r.server_assignor &&
+            std::find(config.consumer_assignors.begin(), config.consumer_assignors.end(),
+                      *r.server_assignor) == config.consumer_assignors.end()) {
+            return {group_error::unsupported_assignor,
+                    "ServerAssignor " + *r.server_assignor + " is not supported."};
+        }
+        if (r.subscribed_topic_regex && !r.subscribed_topic_regex->empty()) {
+            RE2 re(*r.subscribed_topic_regex, RE2::Quiet);
+            if (!re.ok()) {
+                return {group_error::invalid_regular_expression,
+                        "SubscribedTopicRegex `" + *r.subscribed_topic_regex +
+                            "` is not a valid regular expression: " + re.error() + "."};
+            }
+        }
+        return {group_error::none, {}};
+    }
+
+    void consumer_group_heartbeat(consumer_heartbeat_request r, consumer_heartbeat_callback cb) {
+        auto [e, message] = validate_consumer_heartbeat(r);
+        if (e != group_error::none) {
+            return complete(std::move(cb), heartbeat_error(e, std::move(message)));
+        }
+        if (r.member_epoch == -1 || r.member_epoch == -2) {
+            return consumer_leave(r, std::move(cb));
+        }
+        group* g = find_group(r.group_id);
+        if (g == nullptr || !g->consumer) {
+            if (r.member_epoch != 0) {
+                return complete(std::move(cb),
+                                heartbeat_error(group_error::group_id_not_found,
+                                                "Group " + r.group_id + " not found."));
+            }
+            if (g != nullptr && !(g->state == group_state::empty && g->members.empty() &&
+                                  g->pending_members.empty())) {
+                return complete(std::move(cb), heartbeat_error(group_error::group_id_not_found,
+                                                               "Group " + r.group_id +
+                                                                   " is not a consumer group."));
+            }
+            if (config.consumer_max_group_size == 0) {
+                return complete(std::move(cb),
+                                heartbeat_error(group_error::group_max_size_reached));
+            }
+            g = g != nullptr ? g : &create_group(r.group_id);
+            convert_to_consumer(*g);
+        }
+        consumer_group_state& cg = g->cg;
+        if (cg.members.size() >= config.consumer_max_group_size &&
+            (r.member_id.empty() || cg.members.count(r.member_id) == 0)) {
+            return complete(std::move(cb), heartbeat_error(group_error::group_max_size_reached));
+        }
+        consumer_changes changes;
+        auto owned = to_assignment(r.topic_partitions);
+
+        // The member: new, existing, or a static member taking over.
+        std::string member_id = r.member_id;
+        if (member_id.empty()) {
+            member_id = ids(r.instance_id ? *r.instance_id : r.client_id);
+        }
+        consumer_member* existing = nullptr;
+        std::optional<consumer_member> replaced;  // a static member's previous incarnation
+        if (r.instance_id) {
+            auto s = cg.static_members.find(*r.instance_id);
+            if (r.member_epoch == 0) {
+                if (s != cg.static_members.end() && s->second != member_id) {
+                    consumer_member& old = cg.members.at(s->second);
+                    if (old.assignment.member_epoch != -2) {
+                        return complete(
+                            std::move(cb),
+                            heartbeat_error(group_error::unreleased_instance_id,
+                                            "Instance id " + *r.instance_id + " is in use by " +
+                                                old.member_id + "."));
+                    }
+                    replaced = old;
+                } else if (s != cg.static_members.end()) {
+                    existing = &cg.members.at(s->second);
+                }
+            } else {
+                if (s == cg.static_members.end()) {
+                    return complete(std::move(cb), heartbeat_error(group_error::unknown_member_id,
+                                                                   "Instance id " + *r.instance_id +
+                                                                       " is unknown."));
+                }
+                if (s->second != member_id) {
+                    return complete(std::move(cb),
+                                    heartbeat_error(group_error::fenced_instance_id,
+                                                    "Static member " + member_id +
+                                                        " was fenced by " + s->second + "."));
+                }
+                existing = &cg.members.at(s->second);
+            }
+        }
+        if (existing == nullptr && !replaced) {
+            auto it = cg.members.find(member_id);
+            if (it != cg.members.end()) {
+                existing = &it->second;
+            } else if (r.member_epoch != 0) {
+                return complete(std::move(cb),
+                                heartbeat_error(group_error::unknown_member_id,
+                                                "Member " + member_id + " is not in group " +
+                                                    r.group_id + "."));
+            }
+        }
+        if (existing != nullptr && r.member_epoch != 0) {
+            const member_assignment_state& a = existing->assignment;
+            bool fenced = r.member_epoch > a.member_epoch;
+            if (r.member_epoch < a.member_epoch) {
+                // The answer that gave the new epoch may have been lost: the
+                // previous epoch is accepted while the member owns no more
+                // than it is assigned.
+                fenced = r.member_epoch != a.previous_member_epoch || !owned ||
+                         !is_subset(*owned, a.assigned);
+            }
+            if (fenced) {
+                return complete(std::move(cb), heartbeat_error(group_error::fenced_member_epoch,
+                                                               "The member epoch " +
+                                                                   std::to_string(r.member_epoch) +
+                                                                   " is not the current one (" +
+                                                                   std::to_string(a.member_epoch) +
+                                                                   "). The member must rejoin."));
+            }
+        }
+
+        bool is_new = existing == nullptr;
+        consumer_member updated;
+        if (existing != nullptr) {
+            updated = *existing;
+        } else if (replaced) {
+            // The new incarnation inherits the old one's assignment and
+            // epoch; the old one's records are deleted.
+            updated = *replaced;
+            updated.session_timer = 0;
+            updated.rebalance_timer = 0;
+            partition_assignment inherited;
+            if (auto t = cg.target.find(replaced->member_id); t != cg.target.end()) {
+                inherited = t->second;
+            }
+            remove_consumer_member(*g, replaced->member_id, changes, false);
+            updated.member_id = member_id;
+            updated.assignment.member_epoch = std::max(updated.assignment.previous_member_epoch, 0);
+            cg.target[member_id] = std::move(inherited);
+            changes.targets.insert(member_id);
+        } else {
+            updated.member_id = member_id;
+        }
+        if (existing != nullptr && r.member_epoch == 0) {
+            // A known member joining again has lost its partitions (it
+            // sends none): it starts over, and they are free.
+            updated.assignment = member_assignment_state{};
+            updated.assigned_epochs.clear();
+        }
+        bool subscription_changed = is_new && !replaced;
+        if (r.instance_id) {
+            updated.instance_id = r.instance_id;
+        }
+        if (r.rack_id) {
+            updated.rack_id = r.rack_id;
+        }
+        if (r.rebalance_timeout_ms != -1) {
+            updated.rebalance_timeout_ms = r.rebalance_timeout_ms;
+        }
+        if (r.server_assignor && updated.server_assignor != r.server_assignor) {
+            updated.server_assignor = r.server_assignor;
+            subscription_changed = true;
+        }
+        if (r.subscribed_topic_names) {
+            std::vector<std::string> names = *r.subscribed_topic_names;
+            std::sort(names.begin(), names.end());
+            names.erase(std::unique(names.begin(), names.end()), names.end());
+            if (names != updated.topic_names) {
+                updated.topic_names = std::move(names);
+                subscription_changed = true;
+            }
+        }
+        if (r.subscribed_topic_regex) {
+            std::optional<std::string> regex;
+            if (!r.subscribed_topic_regex->empty()) {
+                regex = r.subscribed_topic_regex;
+            }
+            if (regex != updated.topic_regex) {
+                updated.topic_regex = std::move(regex);
+                subscription_changed = true;
+            }
+        }
+        updated.client_id = r.client_id;
+        updated.client_host = r.client_host;
+        if (is_new || replaced || !same_member_metadata(*existing, updated)) {
+            changes.member_metadata.insert(member_id);
+        }
+
+        // Store the member; from here on the request cannot fail.
+        consumer_member& m = cg.members[member_id];
+        uint64_t session_timer = m.session_timer;
+        uint64_t rebalance_timer = m.rebalance_timer;
+        partition_assignment assigned_before = m.assignment.assigned;
+        m = std::move(updated);
+        m.session_timer = session_timer;
+        m.rebalance_timer = rebalance_timer;
+        if (m.instance_id) {
+            cg.static_members[*m.instance_id] = member_id;
+        }
+        cg.unwritten_removals.erase(member_id);
+        if (existing != nullptr && r.member_epoch == 0) {
+            changes.current.insert(member_id);
+        }
+
+        bool bump = cg.group_epoch == 0 || subscription_changed;
+        if (refresh_subscription_metadata(*g, changes)) {
+            bump = true;
+        }
+        if (bump) {
+            ++cg.group_epoch;
+            changes.group_epoch = true;
+        }
+        if (cg.group_epoch > cg.assignment_epoch) {
+            compute_target_assignment(*g, changes);
+        }
+        reconcile_member(*g, m, owned, changes);
+        schedule_consumer_session(*g, m);
+        update_consumer_summary(*g);
+
+        consumer_heartbeat_response out;
+        out.member_id = member_id;
+        out.member_epoch = m.assignment.member_epoch;
+        out.heartbeat_interval_ms = clamp_ms(config.consumer_heartbeat_interval);
+        bool full_request = r.member_epoch == 0 ||
+                            (r.rebalance_timeout_ms != -1 && r.subscribed_topic_names && owned);
+        if (full_request || m.assignment.assigned != assigned_before) {
+            out.assignment = to_wire(*g, m.assignment.assigned);
+        }
+        answer_when_durable(*g, changes, std::move(cb), std::move(out));
+    }
+
+    static bool same_member_metadata(const consumer_member& a, const consumer_member& b) {
+        return a.instance_id == b.instance_id && a.rack_id == b.rack_id &&
+               a.client_id == b.client_id && a.client_host == b.client_host &&
+               a.topic_names == b.topic_names && a.topic_regex == b.topic_regex &&
+               a.server_assignor == b.server_assignor &&
+               a.rebalance_timeout_ms == b.rebalance_timeout_ms;
+    }
+
+    // Writes the changes (if any) and answers `cb` once they, and every
+    // earlier write of the group, are durable.
+    void answer_when_durable(group& g, consumer_changes& changes, consumer_heartbeat_callback cb,
+                             consumer_heartbeat_response out) {
+        auto answer = [this, cb = std::move(cb), out = std::move(out)](status st) mutable {
+            if (!st) {
+                out = heartbeat_error(group_log_error(st));
+            }
+            complete(std::move(cb), std::move(out));
+        };
+        if (changes.any() || g.cg.dirty) {
+            write_consumer_changes(g, changes, std::move(answer));
+            return;
+        }
+        auto& last = g.cg.last_write;
+        if (last && !last->done) {
+            last->waiters.push_back(std::move(answer));
+        } else {
+            answer(ok());
+        }
+    }
+
+    void write_consumer_changes(group& g, const consumer_changes& c,
+                                std::function<void(status)> done) {
+        consumer_group_state& cg = g.cg;
+        std::vector<log_record> records;
+        const std::string& gid = g.group_id;
+        std::set<std::string> removed = c.removed;
+        if (cg.dirty) {
+            removed.insert(cg.unwritten_removals.begin(), cg.unwritten_removals.end());
+        }
+        for (const auto& id : removed) {
+            if (cg.members.count(id) == 0) {
+                append_member_tombstones(records, gid, id);
+            }
+        }
+        bool full = cg.dirty;
+        auto member_metadata = full ? all_member_ids(g) : c.member_metadata;
+        auto targets = full ? all_member_ids(g) : c.targets;
+        auto current = full ? all_member_ids(g) : c.current;
+        for (const auto& id : member_metadata) {
+            if (auto it = cg.members.find(id); it != cg.members.end()) {
+                records.push_back(member_metadata_record(gid, it->second));
+            }
+        }
+        if (full || c.partition_metadata) {
+            records.push_back(partition_metadata_record(g));
+        }
+        if (full || c.group_epoch) {
+            records.push_back({group_records::encode_key(group_records::consumer_group_key{
+                                   group_records::k_consumer_group_metadata_key, gid, ""}),
+                               group_records::encode_value(
+                                   group_records::consumer_group_metadata_value{cg.group_epoch})});
+        }
+        for (const auto& id : targets) {
+            if (cg.members.count(id) == 0) {
+                continue;
+            }
+            group_records::consumer_target_member_value v;
+            auto t = cg.target.find(id);
+            if (t != cg.target.end()) {
+                v.partitions = t->second;
+            }
+            records.push_back({group_records::encode_key(group_records::consumer_group_key{
+                                   group_records::k_consumer_target_member_key, gid, id}),
+                               group_records::encode_value(v)});
+        }
+        if (full || c.target_epoch) {
+            records.push_back(
+                {group_records::encode_key(group_records::consumer_group_key{
+                     group_records::k_consumer_target_metadata_key, gid, ""}),
+                 group_records::encode_value(
+                     group_records::consumer_target_metadata_value{cg.assignment_epoch})});
+        }
+        for (const auto& id : current) {
+            if (auto it = cg.members.find(id); it != cg.members.end()) {
+                records.push_back(current_assignment_record(gid, it->second));
+            }
+        }
+        if (full) {
+            cg.dirty = false;
+        }
+        auto barrier = std::make_shared<write_barrier>();
+        cg.last_write = barrier;
+        queue_append(std::move(records), [this, gid, incarnation = g.incarnation, barrier, removed,
+                                          done = std::move(done)](status st) mutable {
+            barrier->done = true;
+            barrier->result = st;
+            if (group* grp = find_group(gid, incarnation)) {
+                if (!st) {
+                    // The log may now miss these records: the next write
+                    // rewrites the whole group.
+                    grp->cg.dirty = true;
+                    grp->cg.unwritten_removals.insert(removed.begin(), removed.end());
+                } else if (grp->cg.last_write == barrier) {
+                    grp->cg.last_write.reset();
+                }
+            }
+            if (done) {
+                done(st);
+            }
+            for (auto& w : barrier->waiters) {
+                w(st);
+            }
+        });
+    }
+
+    static std::set<std::string> all_member_ids(const group& g) {
+        std::set<std::string> out;
+        for (const auto& [id, m] : g.cg.members) {
+            out.insert(id);
+        }
+        return out;
+    }
+
+    static log_record member_metadata_record(const std::string& gid, const consumer_member& m) {
+        group_records::consumer_member_metadata_value v;
+        v.instance_id = m.instance_id;
+        v.rack_id = m.rack_id;
+        v.client_id = m.client_id;
+        v.client_host = m.client_host;
+        v.subscribed_topic_names = m.topic_names;
+        v.subscribed_topic_regex = m.topic_regex;
+        v.server_assignor = m.server_assignor;
+        v.rebalance_timeout_ms = m.rebalance_timeout_ms;
+        return {group_records::encode_key(group_records::consumer_group_key{
+                    group_records::k_consumer_member_metadata_key, gid, m.member_id}),
+                group_records::encode_value(v)};
+    }
+
+    static log_record partition_metadata_record(const group& g) {
+        group_records::consumer_partition_metadata_value v;
+        for (const auto& [name, md] : g.cg.subscription_metadata) {
+            v.topics.push_back({md.id, name, md.partition_count});
+        }
+        return {group_records::encode_key(group_records::consumer_group_key{
+                    group_records::k_consumer_partition_metadata_key, g.group_id, ""}),
+                group_records::encode_value(v)};
+    }
+
+    static log_record current_assignment_record(const std::string& gid, const consumer_member& m) {
+        group_records::consumer_current_assignment_value v;
+        v.member_epoch = m.assignment.member_epoch;
+        v.previous_member_epoch = m.assignment.previous_member_epoch;
+        v.state = static_cast<int8_t>(m.assignment.state);
+        v.assigned = m.assignment.assigned;
+        v.pending_revocation = m.assignment.pending_revocation;
+        v.assigned_epochs = m.assigned_epochs;
+        return {group_records::encode_key(group_records::consumer_group_key{
+                    group_records::k_consumer_current_assignment_key, gid, m.member_id}),
+                group_records::encode_value(v)};
+    }
+
+    // The topics a member subscribes to (by name or through its regex).
+    std::set<std::string> member_topics(const group& g, const consumer_member& m) const {
+        std::set<std::string> out(m.topic_names.begin(), m.topic_names.end());
+        if (m.topic_regex) {
+            auto r = g.cg.regexes.find(*m.topic_regex);
+            if (r != g.cg.regexes.end()) {
+                out.insert(r->second.topics.begin(), r->second.topics.end());
+            }
+        }
+        return out;
+    }
+
+    // Resolves the members' regexes (new ones at once, known ones once
+    // their refresh interval passed), then looks up every subscribed topic.
+    // Returns whether the metadata changed (the group epoch must be bumped).
+    bool refresh_subscription_metadata(group& g, consumer_changes& changes) {
+        consumer_group_state& cg = g.cg;
+        std::set<std::string> regexes;
+        for (const auto& [id, m] : cg.members) {
+            if (m.topic_regex) {
+                regexes.insert(*m.topic_regex);
+            }
+        }
+        for (auto it = cg.regexes.begin(); it != cg.regexes.end();) {
+            it = regexes.count(it->first) > 0 ? std::next(it) : cg.regexes.erase(it);
+        }
+        std::optional<std::vector<std::string>> all_topics;
+        for (const auto& regex : regexes) {
+            auto known = cg.regexes.find(regex);
+            if (known != cg.regexes.end() &&
+                now - known->second.resolved_at < config.consumer_regex_refresh_interval) {
+                continue;
+            }
+            if (!all_topics) {
+                all_topics = topic_source.list ? topic_source.list() : std::vector<std::string>{};
+            }
+            resolved_regex resolved;
+            resolved.resolved_at = now;
+            RE2 re(regex, RE2::Quiet);
+            if (re.ok()) {
+                for (const auto& t : *all_topics) {
+                    if (RE2::FullMatch(t, re)) {
+                        resolved.topics.insert(t);
+                    }
+                }
+            }
+            cg.regexes[regex] = std::move(resolved);
+        }
+        std::map<std::string, topic_metadata, std::less<>> metadata;
+        for (const auto& [id, m] : cg.members) {
+            for (const auto& name : member_topics(g, m)) {
+                if (metadata.count(name) > 0 || !topic_source.lookup) {
+                    continue;
+                }
+                auto md = topic_source.lookup(name);
+                if (md && md->partition_count > 0) {
+                    metadata[name] = *md;
+                }
+            }
+        }
+        auto same = [](const auto& a, const auto& b) {
+            return a.size() == b.size() &&
+                   std::equal(a.begin(), a.end(), b.begin(), [](const auto& x, const auto& y) {
+                       return x.first == y.first && x.second.id == y.second.id &&
+                              x.second.partition_count == y.second.partition_count;
+                   });
+        };
+        if (same(metadata, cg.subscription_metadata)) {
+            return false;
+        }
+        cg.subscription_metadata = std::move(metadata);
+        changes.partition_metadata = true;
+        return true;
+    }
+
+    // The members' most common server assignor, else the default.
+    std::string choose_assignor(const group& g) const {
+        std::map<std::string, size_t> votes;
+        for (const auto& [id, m] : g.cg.members) {
+            if (m.server_assignor) {
+                ++votes[*m.server_assignor];
+            }
+        }
+        std::string best = config.consumer_assignors.empty() ? std::string(k_uniform_assignor)
+                                                             : config.consumer_assignors.front();
+        size_t best_votes = 0;
+        for (const auto& [name, n] : votes) {
+            if (n > best_votes) {
+                best = name;
+                best_votes = n;
+            }
+        }
+        return best;
+    }
+
+    void compute_target_assignment(group& g, consumer_changes& changes) {
+        consumer_group_state& cg = g.cg;
+        std::map<topic_id, int32_t> topic_counts;
+        for (const auto& [name, md] : cg.subscription_metadata) {
+            topic_counts[md.id] = md.partition_count;
+        }
+        std::vector<assignor_member> members;
+        for (const auto& [id, m] : cg.members) {
+            assignor_member am;
+            am.member_id = id;
+            for (const auto& name : member_topics(g, m)) {
+                auto md = cg.subscription_metadata.find(name);
+                if (md != cg.subscription_metadata.end()) {
+                    am.subscribed.insert(md->second.id);
+                }
+            }
+            auto t = cg.target.find(id);
+            if (t != cg.target.end()) {
+                am.current_target = t->second;
+            }
+            members.push_back(std::move(am));
+        }
+        cg.assignor = choose_assignor(g);
+        auto result = compute_assignment(cg.assignor, members, topic_counts);
+        for (auto& [id, a] : result) {
+            for (auto it = a.begin(); it != a.end();) {
+                it = it->second.empty() ? a.erase(it) : std::next(it);
+            }
+            auto& slot = cg.target[id];
+            if (slot != a) {
+                slot = std::move(a);
+                changes.targets.insert(id);
+            } else if (cg.members.count(id) > 0 && changes.member_metadata.count(id) > 0) {
+                changes.targets.insert(id);  // a new member's (empty) target
+            }
+        }
+        cg.assignment_epoch = cg.group_epoch;
+        changes.target_epoch = true;
+    }
+
+    void reconcile_member(group& g, consumer_member& m,
+                          const std::optional<partition_assignment>& owned,
+                          consumer_changes& changes) {
+        consumer_group_state& cg = g.cg;
+        static const partition_assignment none;
+        auto t = cg.target.find(m.member_id);
+        const partition_assignment& target = t != cg.target.end() ? t->second : none;
+        auto owned_elsewhere = [&](const topic_id& topic, int32_t partition) {
+            for (const auto& [id, other] : cg.members) {
+                if (id == m.member_id) {
+                    continue;
+                }
+                for (const auto* a :
+                     {&other.assignment.assigned, &other.assignment.pending_revocation}) {
+                    auto it = a->find(topic);
+                    if (it != a->end() && it->second.count(partition) > 0) {
+                        return true;
+                    }
+                }
+            }
+            return false;
+        };
+        member_assignment_state next =
+            reconcile(m.assignment, target, cg.assignment_epoch, owned, owned_elsewhere);
+        if (next == m.assignment) {
+            return;
+        }
+        bool was_revoking = m.assignment.state == member_state::unrevoked_partitions;
+        // Partitions keep the epoch they were first assigned at.
+        std::map<partition_key, int32_t> epochs;
+        for (const auto& [topic, ps] : next.assigned) {
+            for (int32_t p : ps) {
+                auto old = m.assigned_epochs.find({topic, p});
+                epochs[{topic, p}] =
+                    old != m.assigned_epochs.end() ? old->second : next.member_epoch;
+            }
+        }
+        m.assigned_epochs = std::move(epochs);
+        m.assignment = std::move(next);
+        changes.current.insert(m.member_id);
+        if (m.assignment.state == member_state::unrevoked_partitions) {
+            if (!was_revoking) {
+                // The member has its rebalance timeout to give them up.
+                cancel(m.rebalance_timer);
+                m.rebalance_timer =
+                    schedule(timer_kind::consumer_rebalance, g.group_id, m.member_id,
+                             m.assignment.member_epoch,
+                             now + milliseconds(std::max<int32_t>(m.rebalance_timeout_ms, 0)));
+            }
+        } else {
+            cancel(m.rebalance_timer);
+        }
+    }
+
+    void schedule_consumer_session(group& g, consumer_member& m) {
+        cancel(m.session_timer);
+        m.session_timer = schedule(timer_kind::consumer_session, g.group_id, m.member_id, 0,
+                                   now + config.consumer_session_timeout);
+    }
+
+    // Removes a member: its records are deleted and, when `bump`, the group
+    // epoch moves on (the others' target is recomputed at their next
+    // heartbeat).
+    void remove_consumer_member(group& g, const std::string& member_id, consumer_changes& changes,
+                                bool bump = true) {
+        consumer_group_state& cg = g.cg;
+        auto it = cg.members.find(member_id);
+        if (it == cg.members.end()) {
+            return;
+        }
+        cancel(it->second.session_timer);
+        cancel(it->second.rebalance_timer);
+        if (it->second.instance_id) {
+            auto s = cg.static_members.find(*it->second.instance_id);
+            if (s != cg.static_members.end() && s->second == member_id) {
+                cg.static_members.erase(s);
+            }
+        }
+        cg.target.erase(member_id);
+        cg.members.erase(it);
+        changes.removed.insert(member_id);
+        changes.member_metadata.erase(member_id);
+        changes.targets.erase(member_id);
+        changes.current.erase(member_id);
+        if (bump) {
+            refresh_subscription_metadata(g, changes);
+            ++cg.group_epoch;
+            changes.group_epoch = true;
+        }
+        update_consumer_summary(g);
+    }
+
+    void consumer_leave(const consumer_heartbeat_request& r, consumer_heartbeat_callback cb) {
+        group* g = find_group(r.group_id);
+        if (g == nullptr || !g->consumer) {
+            return complete(std::move(cb), heartbeat_error(group_error::group_id_not_found,
+                                                           "Group " + r.group_id + " not found."));
+        }
+        consumer_group_state& cg = g->cg;
+        std::string member_id = r.member_id;
+        if (r.instance_id) {
+            auto s = cg.static_members.find(*r.instance_id);
+            if (s == cg.static_members.end()) {
+                return complete(std::move(cb),
+                                heartbeat_error(group_error::unknown_member_id,
+                                                "Instance id " + *r.instance_id + " is unknown."));
+            }
+            if (s->second != member_id) {
+                return complete(std::move(cb),
+                                heartbeat_error(group_error::fenced_instance_id,
+                                                "Static member " + member_id + " was fenced by " +
+                                                    s->second + "."));
+            }
+        }
+        auto it = cg.members.find(member_id);
+        if (it == cg.members.end()) {
+            return complete(
+                std::move(cb),
+                heartbeat_error(group_error::unknown_member_id,
+                                "Member " + member_id + " is not in group " + r.group_id + "."));
+        }
+        consumer_changes changes;
+        consumer_heartbeat_response out;
+        out.member_id = member_id;
+        out.member_epoch = r.member_epoch;
+        out.heartbeat_interval_ms = 0;
+        if (r.member_epoch == -2) {
+            // A static member leaving for a while keeps its place and its
+            // partitions (until its session expires).
+            consumer_member& m = it->second;
+            m.assignment.previous_member_epoch = m.assignment.member_epoch;
+            m.assignment.member_epoch = -2;
+            m.assignment.pending_revocation.clear();
+            cancel(m.rebalance_timer);
+            changes.current.insert(member_id);
+        } else {
+            remove_consumer_member(*g, member_id, changes);
+        }
+        answer_when_durable(*g, changes, std::move(cb), std::move(out));
+    }
+
+    void on_consumer_timer(group& g, uint64_t id, const timer_entry& t) {
+        if (!g.consumer) {
+            return;
+        }
+        auto it = g.cg.members.find(t.member_id);
+        if (it == g.cg.members.end()) {
+            return;
+        }
+        consumer_member& m = it->second;
+        if (t.kind == timer_kind::consumer_session) {
+            if (m.session_timer != id) {
+                return;
+            }
+            m.session_timer = 0;
+        } else {
+            if (m.rebalance_timer != id) {
+                return;
+            }
+            m.rebalance_timer = 0;
+            if (m.assignment.state != member_state::unrevoked_partitions ||
+                m.assignment.member_epoch != t.generation) {
+                return;
+            }
+        }
+        consumer_changes changes;
+        remove_consumer_member(g, t.member_id, changes);
+        write_consumer_changes(g, changes, nullptr);
+    }
+
+    // ---- consumer groups: offsets, describe ----------------------------------------
+
+    std::optional<topic_id> topic_id_of(const group& g, const std::string& topic) const {
+        auto md = g.cg.subscription_metadata.find(topic);
+        if (md != g.cg.subscription_metadata.end()) {
+            return md->second.id;
+        }
+        if (topic_source.lookup) {
+            if (auto found = topic_source.lookup(topic)) {
+                return found->id;
+            }
+        }
+        return std::nullopt;
+    }
+
+    // Kafka's rules: a commit with a negative epoch to a group without
+    // members is a simple commit; otherwise the member must exist and commit
+    // with v9+ at its epoch. An older epoch is accepted for the partitions
+    // the member has owned since that epoch (their fetch positions are
+    // still its own); the others get STALE_MEMBER_EPOCH.
+    group_error validate_consumer_offset_commit(group& g, const offset_commit_request& r,
+                                                std::vector<group_error>& errors) const {
+        const consumer_group_state& cg = g.cg;
+        if (r.generation_id < 0 && cg.members.empty()) {
+            return group_error::none;
+        }
+        auto it = cg.members.find(r.member_id);
+        if (it == cg.members.end()) {
+            return group_error::unknown_member_id;
+        }
+        if (r.api_version && *r.api_version < 9) {
+            return group_error::unsupported_version;
+        }
+        const consumer_member& m = it->second;
+        if (r.generation_id == m.assignment.member_epoch) {
+            return group_error::none;
+        }
+        if (r.generation_id > m.assignment.member_epoch || r.generation_id < 0) {
+            return group_error::stale_member_epoch;
+        }
+        errors.assign(r.partitions.size(), group_error::none);
+        for (size_t i = 0; i < r.partitions.size(); ++i) {
+            const auto& tp = r.partitions[i].partition;
+            auto id = topic_id_of(g, tp.topic);
+            auto since = id ? m.assigned_epochs.find({*id, tp.partition}) : m.assigned_epochs.end();
+            if (since == m.assigned_epochs.end() || since->second > r.generation_id) {
+                errors[i] = group_error::stale_member_epoch;
+            }
+        }
+        return group_error::none;
+    }
+
+    group_error validate_consumer_offset_fetch(const group& g,
+                                               const offset_fetch_member& member) const {
+        if (!member.member_id && member.member_epoch < 0) {
+            return group_error::none;
+        }
+        auto it = g.cg.members.find(member.member_id.value_or(""));
+        if (it == g.cg.members.end()) {
+            return group_error::unknown_member_id;
+        }
+        return member.member_epoch == it->second.assignment.member_epoch
+                   ? group_error::none
+                   : group_error::stale_member_epoch;
+    }
+
+    // DescribeGroups (the classic API) of a consumer group.
+    group_description describe_consumer_group_classic(const group& g) const {
+        group_description d;
+        d.group_id = g.group_id;
+        d.state = g.state;
+        d.state_name = consumer_group_state_name(g);
+        d.protocol_type = std::string(k_consumer_protocol_type);
+        if (d.state_name == "Stable") {
+            d.protocol_data = g.cg.assignor;
+        }
+        for (const auto& [id, m] : g.cg.members) {
+            described_member dm;
+            dm.member_id = id;
+            dm.group_instance_id = m.instance_id;
+            dm.client_id = m.client_id;
+            dm.client_host = m.client_host;
+            d.members.push_back(std::move(dm));
+        }
+        return d;
+    }
+
+    std::vector<consumer_group_description> describe_consumer_groups(
+        const std::vector<std::string>& ids_to_describe) const {
+        std::vector<consumer_group_description> out;
+        for (const auto& id : ids_to_describe) {
+            consumer_group_description d;
+            d.group_id = id;
+            auto it = groups.find(id);
+            if (id.empty()) {
+                d.error = group_error::invalid_group_id;
+            } else if (it == groups.end() || !it->second.consumer) {
+                d.error = group_error::group_id_not_found;
+                d.error_message = it == groups.end() ? "Group " + id + " not found."
+                                                     : "Group " + id + " is not a consumer group.";
+            } else {
+                const group& g = it->second;
+                d.state = consumer_group_state_name(g);
+                d.group_epoch = g.cg.group_epoch;
+                d.assignment_epoch = g.cg.assignment_epoch;
+                d.assignor_name = g.cg.assignor.empty() ? choose_assignor(g) : g.cg.assignor;
+                for (const auto& [mid, m] : g.cg.members) {
+                    consumer_member_description md;
+                    md.member_id = mid;
+                    md.instance_id = m.instance_id;
+                    md.rack_id = m.rack_id;
+                    md.member_epoch = m.assignment.member_epoch;
+                    md.client_id = m.client_id;
+                    md.client_host = m.client_host;
+                    md.subscribed_topic_names = m.topic_names;
+                    md.subscribed_topic_regex = m.topic_regex;
+                    md.assignment = to_wire(g, m.assignment.assigned);
+                    auto t = g.cg.target.find(mid);
+                    if (t != g.cg.target.end()) {
+                        md.target_assignment = to_wire(g, t->second);
+                    }
+                    d.members.push_back(std::move(md));
+                }
+            }
+            out.push_back(std::move(d));
+        }
+        return out;
+    }
+
+    // ---- consumer groups: replay -------------------------------------------------------
+
+    template <typename T>
+    static status decoded(const result<T>& r) {
+        if (!r) {
+            return error(r.error_value().code, r.error_value().message);
+        }
+        return ok();
+    }
+
+    status replay_consumer_record(const group_records::consumer_group_key& key,
+                                  const std::optional<byte_vector>& value) {
+        group* existing = find_group(key.group_id);
+        if (!value && (existing == nullptr || !existing->consumer)) {
+            return ok();  // a tombstone of something already gone
+        }
+        group& g = existing != nullptr ? *existing : create_group(key.group_id);
+        if (!g.consumer) {
+            // The group became a consumer group (its classic metadata, if
+            // any, was deleted by an earlier record).
+            clear_membership(g, group_error::coordinator_not_available);
+            g.has_metadata_record = false;
+            g.consumer = true;
+            g.cg = consumer_group_state{};
+        }
+        consumer_group_state& cg = g.cg;
+        using namespace group_records;
+        switch (key.type) {
+            case k_consumer_group_metadata_key: {
+                if (!value) {
+                    reset_consumer_state(g);
+                    g.state_timestamp.reset();
+                    if (!g.has_offsets()) {
+                        erase_group(g);
+                    }
+                    return ok();
+                }
+                auto v = decode_consumer_group_metadata_value(*value);
+                if (!v) {
+                    return decoded(v);
+                }
+                cg.group_epoch = v->epoch;
+                return ok();
+            }
+            case k_consumer_partition_metadata_key: {
+                cg.subscription_metadata.clear();
+                if (!value) {
+                    return ok();
+                }
+                auto v = decode_consumer_partition_metadata_value(*value);
+                if (!v) {
+                    return decoded(v);
+                }
+                for (const auto& t : v->topics) {
+                    cg.subscription_metadata[t.topic_name] = {t.topic_id, t.partition_count};
+                }
+                return ok();
+            }
+            case k_consumer_target_metadata_key: {
+                if (!value) {
+                    cg.assignment_epoch = 0;
+                    return ok();
+                }
+                auto v = decode_consumer_target_metadata_value(*value);
+                if (!v) {
+                    return decoded(v);
+                }
+                cg.assignment_epoch = v->assignment_epoch;
+                return ok();
+            }
+            case k_consumer_member_metadata_key: {
+                if (!value) {
+                    cg.members.erase(key.member_id);
+                    return ok();
+                }
+                auto v = decode_consumer_member_metadata_value(*value);
+                if (!v) {
+                    return decoded(v);
+                }
+                consumer_member& m = cg.members[key.member_id];
+                m.member_id = key.member_id;
+                m.instance_id = v->instance_id;
+                m.rack_id = v->rack_id;
+                m.client_id = v->client_id;
+                m.client_host = v->client_host;
+                m.topic_names = v->subscribed_topic_names;
+                m.topic_regex = v->subscribed_topic_regex;
+                m.server_assignor = v->server_assignor;
+                m.rebalance_timeout_ms = v->rebalance_timeout_ms;
+                return ok();
+            }
+            case k_consumer_target_member_key: {
+                if (!value) {
+                    cg.target.erase(key.member_id);
+                    return ok();
+                }
+                auto v = decode_consumer_target_member_value(*value);
+                if (!v) {
+                    return decoded(v);
+                }
+                cg.target[key.member_id] = v->partitions;
+                return ok();
+            }
+            case k_consumer_current_assignment_key: {
+                auto it = cg.members.find(key.member_id);
+                if (!value) {
+                    if (it != cg.members.end()) {
+                        it->second.assignment = member_assignment_state{};
+                        it->second.assigned_epochs.clear();
+                    }
+                    return ok();
+                }
+                auto v = decode_consumer_current_assignment_value(*value);
+                if (!v) {
+                    return decoded(v);
+                }
+                consumer_member& m = cg.members[key.member_id];
+                m.member_id = key.member_id;
+                m.assignment.member_epoch = v->member_epoch;
+                m.assignment.previous_member_epoch = v->previous_member_epoch;
+                switch (v->state) {
+                    case 0:
+                    case 1:
+                    case 2:
+                        m.assignment.state = static_cast<member_state>(v->state);
+                        break;
+                    default:
+                        m.assignment.state = member_state::unknown;
+                }
+                m.assignment.assigned = v->assigned;
+                m.assignment.pending_revocation = v->pending_revocation;
+                m.assigned_epochs.clear();
+                for (const auto& [t, ps] : v->assigned) {
+                    for (int32_t p : ps) {
+                        auto e = v->assigned_epochs.find({t, p});
+                        m.assigned_epochs[{t, p}] =
+                            e != v->assigned_epochs.end() ? e->second : v->member_epoch;
+                    }
+                }
+                return ok();
+            }
+            default:
+                return error(errc::unsupported, "consumer group key " + std::to_string(key.type));
+        }
+    }
+
+    // After replay: rebuild what is derived (static members, the classic
+    // summary) and start the members' timers now, as Kafka does.
+    void finish_consumer_replay() {
+        for (auto& [id, g] : groups) {
+            if (!g.consumer) {
+                continue;
+            }
+            consumer_group_state& cg = g.cg;
+            cg.static_members.clear();
+            for (auto& [mid, m] : cg.members) {
+                if (m.instance_id) {
+                    cg.static_members[*m.instance_id] = mid;
+                }
+                schedule_consumer_session(g, m);
+                cancel(m.rebalance_timer);
+                if (m.assignment.state == member_state::unrevoked_partitions) {
+                    m.rebalance_timer = schedule(
+                        timer_kind::consumer_rebalance, g.group_id, mid, m.assignment.member_epoch,
+                        now + milliseconds(std::max<int32_t>(m.rebalance_timeout_ms, 0)));
+                }
+            }
+            cg.assignor = choose_assignor(g);
+            update_consumer_summary(g);
         }
     }
 
@@ -1711,7 +3047,11 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
         if (g == nullptr) {
             return d;  // Dead, as Kafka answers for an unknown group
         }
+        if (g->consumer) {
+            return describe_consumer_group_classic(*g);
+        }
         d.state = g->state;
+        d.state_name = group_state_name(g->state);
         d.protocol_type = g->protocol_type.value_or("");
         bool stable = g->state == group_state::stable;
         if (stable) {
@@ -1737,19 +3077,24 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
     std::vector<listed_group> list_groups(const std::vector<std::string>& states,
                                           const std::vector<std::string>& types) {
         std::vector<listed_group> out;
-        if (!types.empty() && std::none_of(types.begin(), types.end(), [](const std::string& t) {
-                return iequals(t, "classic");
-            })) {
-            return out;
-        }
+        auto wanted = [](const std::vector<std::string>& filter, std::string_view value) {
+            return filter.empty() || std::any_of(filter.begin(), filter.end(),
+                                                 [&](const auto& f) { return iequals(f, value); });
+        };
         for (const auto& [id, g] : groups) {
-            std::string_view name = group_state_name(g.state);
-            if (!states.empty() &&
-                std::none_of(states.begin(), states.end(),
-                             [&](const std::string& s) { return iequals(s, name); })) {
+            std::string_view type = g.consumer ? "consumer" : "classic";
+            std::string_view name =
+                g.consumer ? consumer_group_state_name(g) : group_state_name(g.state);
+            if (!wanted(types, type) || !wanted(states, name)) {
                 continue;
             }
-            out.push_back({id, g.protocol_type.value_or(""), g.state});
+            listed_group lg;
+            lg.group_id = id;
+            lg.protocol_type = g.protocol_type.value_or("");
+            lg.state = g.state;
+            lg.state_name = name;
+            lg.type = type;
+            out.push_back(std::move(lg));
         }
         return out;
     }
@@ -1786,6 +3131,12 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
                     g.offsets.erase(tp);
                     drop_if_unused(g);
                 }
+            } else if (auto* ck = std::get_if<group_records::consumer_group_key>(&*key)) {
+                status st = replay_consumer_record(*ck, rec.value);
+                if (!st) {
+                    return error(st.error_value().code,
+                                 "record " + std::to_string(i) + ": " + st.error_value().message);
+                }
             } else {
                 const auto& gk = std::get<group_records::group_metadata_key>(*key);
                 if (rec.value) {
@@ -1794,7 +3145,11 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
                         return error(v.error_value().code, "record " + std::to_string(i) + ": " +
                                                                v.error_value().message);
                     }
-                    load_group(create_group(gk.group_id), *v);
+                    group& lg = create_group(gk.group_id);
+                    if (lg.consumer) {
+                        reset_consumer_state(lg);
+                    }
+                    load_group(lg, *v);
                 } else if (group* g = find_group(gk.group_id)) {
                     clear_membership(*g, group_error::coordinator_not_available);
                     g->state = group_state::empty;
@@ -1808,11 +3163,12 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
                 }
             }
         }
+        finish_consumer_replay();
         return ok();
     }
 
     void drop_if_unused(group& g) {
-        if (!g.has_metadata_record && g.members.empty() && !g.has_offsets()) {
+        if (!g.consumer && !g.has_metadata_record && g.members.empty() && !g.has_offsets()) {
             erase_group(g);
         }
     }
@@ -1902,6 +3258,20 @@ std::string_view group_error_name(group_error e) {
             return "FENCED_INSTANCE_ID";
         case group_error::group_subscribed_to_topic:
             return "GROUP_SUBSCRIBED_TO_TOPIC";
+        case group_error::unsupported_version:
+            return "UNSUPPORTED_VERSION";
+        case group_error::invalid_request:
+            return "INVALID_REQUEST";
+        case group_error::fenced_member_epoch:
+            return "FENCED_MEMBER_EPOCH";
+        case group_error::unreleased_instance_id:
+            return "UNRELEASED_INSTANCE_ID";
+        case group_error::unsupported_assignor:
+            return "UNSUPPORTED_ASSIGNOR";
+        case group_error::stale_member_epoch:
+            return "STALE_MEMBER_EPOCH";
+        case group_error::invalid_regular_expression:
+            return "INVALID_REGULAR_EXPRESSION";
     }
     return "?";
 }
@@ -1925,8 +3295,9 @@ std::string_view group_state_name(group_state s) {
 // ---- public API: each call is one scope --------------------------------------
 
 group_coordinator::group_coordinator(group_config config, coordinator_log& log, clock_fn clock,
-                                     member_id_generator ids)
-    : _impl(std::make_shared<impl>(config, log, std::move(clock), std::move(ids))) {
+                                     member_id_generator ids, topic_metadata_source topics)
+    : _impl(std::make_shared<impl>(std::move(config), log, std::move(clock), std::move(ids),
+                                   std::move(topics))) {
     impl::scope sc(*_impl);
     _impl->schedule_expiration();
 }
@@ -1960,9 +3331,9 @@ void group_coordinator::commit_offsets(offset_commit_request request, offset_com
 
 offset_fetch_response group_coordinator::fetch_offsets(
     std::string_view group_id, const std::optional<std::vector<topic_partition>>& partitions,
-    bool /*require_stable*/) {
+    bool /*require_stable*/, const offset_fetch_member& member) {
     impl::scope sc(*_impl);
-    return _impl->fetch_offsets(group_id, partitions);
+    return _impl->fetch_offsets(group_id, partitions, member);
 }
 
 void group_coordinator::delete_offsets(std::string group_id,
@@ -1987,6 +3358,18 @@ std::vector<listed_group> group_coordinator::list_groups(
     const std::vector<std::string>& states_filter, const std::vector<std::string>& types_filter) {
     impl::scope sc(*_impl);
     return _impl->list_groups(states_filter, types_filter);
+}
+
+void group_coordinator::consumer_group_heartbeat(consumer_heartbeat_request request,
+                                                 consumer_heartbeat_callback done) {
+    impl::scope sc(*_impl);
+    _impl->consumer_group_heartbeat(std::move(request), std::move(done));
+}
+
+std::vector<consumer_group_description> group_coordinator::describe_consumer_groups(
+    const std::vector<std::string>& group_ids) {
+    impl::scope sc(*_impl);
+    return _impl->describe_consumer_groups(group_ids);
 }
 
 void group_coordinator::tick() {

@@ -63,6 +63,7 @@
 // log's completions are delivered on that thread.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <compare>
 #include <cstdint>
@@ -106,6 +107,14 @@ enum class group_error : int16_t {
     group_max_size_reached = 81,
     fenced_instance_id = 82,
     group_subscribed_to_topic = 86,
+    // The consumer protocol (KIP-848).
+    unsupported_version = 35,
+    invalid_request = 42,
+    fenced_member_epoch = 110,
+    unreleased_instance_id = 111,
+    unsupported_assignor = 112,
+    stale_member_epoch = 113,
+    invalid_regular_expression = 128,
 };
 std::string_view group_error_name(group_error e);
 
@@ -132,6 +141,19 @@ struct group_config {
     // offsets.retention.check.interval.ms (10 minutes).
     std::chrono::milliseconds offsets_retention{std::chrono::hours(24 * 7)};
     std::chrono::milliseconds offsets_retention_check_interval{600000};
+
+    // The consumer protocol (KIP-848):
+    // group.consumer.session.timeout.ms and group.consumer.heartbeat.interval.ms.
+    std::chrono::milliseconds consumer_session_timeout{45000};
+    std::chrono::milliseconds consumer_heartbeat_interval{5000};
+    // group.consumer.max.size.
+    uint32_t consumer_max_group_size = UINT32_MAX;
+    // group.consumer.assignors: the first is the default; each must be
+    // "uniform" or "range".
+    std::vector<std::string> consumer_assignors{"uniform", "range"};
+    // How long a resolved SubscribedTopicRegex is trusted before the topic
+    // list is matched again (Floe's; new regexes are resolved at once).
+    std::chrono::milliseconds consumer_regex_refresh_interval{10000};
 };
 
 struct topic_partition {
@@ -255,10 +277,22 @@ struct offset_commit_partition {
 
 struct offset_commit_request {
     std::string group_id;
-    int32_t generation_id = -1;  // -1 with an empty member id: a simple commit
+    // GenerationIdOrMemberEpoch: the member epoch for a consumer group.
+    // -1 with an empty member id: a simple commit (only to an empty group).
+    int32_t generation_id = -1;
     std::string member_id;
     std::optional<std::string> group_instance_id;
     std::vector<offset_commit_partition> partitions;
+    // The OffsetCommit version, when known: members of a consumer group must
+    // commit with v9+ (else UNSUPPORTED_VERSION).
+    std::optional<int16_t> api_version;
+};
+
+// OffsetFetch v9+ MemberId/MemberEpoch, checked for consumer groups: a
+// request without member id and with a negative epoch is not checked.
+struct offset_fetch_member {
+    std::optional<std::string> member_id;
+    int32_t member_epoch = -1;
 };
 
 struct partition_result {
@@ -310,6 +344,10 @@ struct group_description {
     group_error error = group_error::none;
     std::string group_id;
     group_state state = group_state::dead;  // unknown group: Dead, no error
+    // The state as Kafka names it, for classic ("PreparingRebalance", ...)
+    // and consumer groups ("Assigning", "Reconciling", ...) alike; the
+    // handler sends this one.
+    std::string_view state_name = "Dead";
     std::string protocol_type;
     std::string protocol_data;  // the chosen protocol, Stable groups only
     std::vector<described_member> members;
@@ -318,9 +356,117 @@ struct group_description {
 struct listed_group {
     std::string group_id;
     std::string protocol_type;
-    group_state state = group_state::empty;
-    // ListGroups v5 GroupType: always "classic" here.
+    group_state state = group_state::empty;  // classic groups; see state_name
+    // GroupState as Kafka names it, for both kinds of group.
+    std::string_view state_name = "Empty";
+    // ListGroups v5 GroupType: "classic" or "consumer".
     std::string_view type = "classic";
+};
+
+// ---- The consumer group protocol (KIP-848) ---------------------------------------
+//
+// A group id is either a classic group or a consumer group. A consumer
+// group is created by a ConsumerGroupHeartbeat with member epoch 0 (an empty
+// classic group, or one that only stores offsets, is converted; a classic
+// group with members is not: GROUP_ID_NOT_FOUND). A JoinGroup to an empty
+// consumer group converts it back to classic; to one with members, it gets
+// INCONSISTENT_GROUP_PROTOCOL. Offsets belong to the group id and survive
+// both conversions.
+//
+// Group epoch: bumped when a member joins, leaves or is fenced, changes its
+// subscription or assignor, or when the metadata of a subscribed topic
+// changes (created, deleted, partitions added). The target assignment is
+// recomputed (at the group epoch, which becomes the assignment epoch) on the
+// next heartbeat of any member; each member then moves to it by
+// reconciliation (consumer_assignment.h), revoking before anyone else is
+// given what it owned. Group states (Kafka's): Empty (no members),
+// Assigning (group epoch > assignment epoch), Reconciling (a member is not
+// yet stable at the assignment epoch), Stable.
+//
+// Every heartbeat answer that follows a state change waits until its
+// records are durable, and so does one that follows a change still in
+// flight; a failed append answers NOT_COORDINATOR (log fenced) or
+// COORDINATOR_NOT_AVAILABLE.
+
+using topic_id = std::array<uint8_t, 16>;  // Kafka's topic UUID
+
+struct topic_metadata {
+    topic_id id{};
+    int32_t partition_count = 0;
+};
+
+// What the coordinator knows of the cluster's topics, from the broker's
+// metadata. Both are called on the coordinator's thread, during heartbeats.
+struct topic_metadata_source {
+    // The topic's id and partition count; nullopt when it does not exist.
+    std::function<std::optional<topic_metadata>(std::string_view name)> lookup;
+    // Every topic name (for SubscribedTopicRegex).
+    std::function<std::vector<std::string>()> list;
+};
+
+struct consumer_topic_partitions {
+    std::array<uint8_t, 16> topic_id{};  // Kafka's topic UUID
+    std::string topic_name;  // filled in answers (ConsumerGroupDescribe); ignored in requests
+    std::vector<int32_t> partitions;  // ascending in answers
+    bool operator==(const consumer_topic_partitions&) const = default;
+};
+
+// ConsumerGroupHeartbeat v0-1, field for field. Optional fields are null
+// when the client left them out ("unchanged since the last heartbeat").
+struct consumer_heartbeat_request {
+    int16_t api_version = 1;  // v0: an empty MemberId on a join gets one from the server
+    std::string group_id;
+    std::string member_id;
+    int32_t member_epoch = 0;  // 0: join; -1: leave; -2: a static member leaves for now
+    std::optional<std::string> instance_id;
+    std::optional<std::string> rack_id;
+    int32_t rebalance_timeout_ms = -1;  // -1: unchanged
+    std::optional<std::vector<std::string>> subscribed_topic_names;
+    std::optional<std::string> subscribed_topic_regex;  // v1+ (RE2 syntax)
+    std::optional<std::string> server_assignor;
+    std::optional<std::vector<consumer_topic_partitions>> topic_partitions;  // owned now
+    // From the request header and connection.
+    std::string client_id;
+    std::string client_host;
+};
+
+struct consumer_heartbeat_response {
+    group_error error = group_error::none;
+    std::optional<std::string> error_message;
+    std::optional<std::string> member_id;  // set on success
+    int32_t member_epoch = 0;
+    int32_t heartbeat_interval_ms = 0;
+    // Set on a full request (join, or all fields given) or when the
+    // member's assignment changed; nullopt: null on the wire.
+    std::optional<std::vector<consumer_topic_partitions>> assignment;
+};
+using consumer_heartbeat_callback = std::function<void(consumer_heartbeat_response)>;
+
+struct consumer_member_description {
+    std::string member_id;
+    std::optional<std::string> instance_id;
+    std::optional<std::string> rack_id;
+    int32_t member_epoch = 0;
+    std::string client_id;
+    std::string client_host;
+    std::vector<std::string> subscribed_topic_names;
+    std::optional<std::string> subscribed_topic_regex;
+    std::vector<consumer_topic_partitions> assignment;         // current
+    std::vector<consumer_topic_partitions> target_assignment;  // target
+};
+
+// ConsumerGroupDescribe v0, one per requested group. An unknown group, or
+// one that is a classic group: GROUP_ID_NOT_FOUND; an empty id:
+// INVALID_GROUP_ID.
+struct consumer_group_description {
+    group_error error = group_error::none;
+    std::optional<std::string> error_message;
+    std::string group_id;
+    std::string_view state = "Dead";  // "Empty", "Assigning", "Reconciling", "Stable"
+    int32_t group_epoch = 0;
+    int32_t assignment_epoch = 0;
+    std::string assignor_name;
+    std::vector<consumer_member_description> members;  // by member id
 };
 
 // Builds a member id from a prefix (the group instance id, else the client
@@ -331,8 +477,10 @@ class group_coordinator {
 public:
     // `log` must outlive the coordinator. Without `ids`, member ids are the
     // prefix, "-" and a random UUID.
+    // `topics` is what consumer groups assign (without it, no topic exists
+    // for them).
     group_coordinator(group_config config, coordinator_log& log, clock_fn clock,
-                      member_id_generator ids = {});
+                      member_id_generator ids = {}, topic_metadata_source topics = {});
     ~group_coordinator();
     group_coordinator(const group_coordinator&) = delete;
     group_coordinator& operator=(const group_coordinator&) = delete;
@@ -346,9 +494,11 @@ public:
     // All committed offsets of the group (sorted) when `partitions` is
     // nullopt, else one entry per requested partition. `require_stable` has
     // no effect until transactional offset commits exist.
+    // `member` (OffsetFetch v9+) is checked against a consumer group's
+    // members: UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH in `error`.
     offset_fetch_response fetch_offsets(
         std::string_view group_id, const std::optional<std::vector<topic_partition>>& partitions,
-        bool require_stable = false);
+        bool require_stable = false, const offset_fetch_member& member = {});
     void delete_offsets(std::string group_id, std::vector<topic_partition> partitions,
                         offset_delete_callback done);
     void delete_groups(std::vector<std::string> group_ids, delete_groups_callback done);
@@ -357,6 +507,14 @@ public:
     // Sorted by group id. Filters match case-insensitively; empty: all.
     std::vector<listed_group> list_groups(const std::vector<std::string>& states_filter = {},
                                           const std::vector<std::string>& types_filter = {});
+
+    // ConsumerGroupHeartbeat (KIP-848). `done` is called once, possibly
+    // later (when the state change it answers is durable).
+    void consumer_group_heartbeat(consumer_heartbeat_request request,
+                                  consumer_heartbeat_callback done);
+    // ConsumerGroupDescribe, in request order.
+    std::vector<consumer_group_description> describe_consumer_groups(
+        const std::vector<std::string>& group_ids);
 
     // Fires the timers due by the clock's now.
     void tick();

@@ -1559,7 +1559,8 @@ TEST_F(GroupTest, ReplayHasCompactedSemantics) {
     EXPECT_EQ(c.state, group_state::empty);
     EXPECT_EQ(c.protocol_type, "consumer");
 
-    std::vector<log_record> bad{{{0x00, 0x07}, std::nullopt}};
+    // Key type 99: not one Floe knows (3-8 are the consumer group keys).
+    std::vector<log_record> bad{{{0x00, 0x63}, std::nullopt}};
     auto st = gc->replay(bad);
     ASSERT_FALSE(st.has_value());
     EXPECT_EQ(st.error_value().code, errc::unsupported);

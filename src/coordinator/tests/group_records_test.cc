@@ -163,7 +163,7 @@ TEST(GroupRecords, ReadsOlderValueVersions) {
 }
 
 TEST(GroupRecords, RefusesWhatItCannotRead) {
-    EXPECT_EQ(decode_key(hex("0003 0001 67")).error_value().code, errc::unsupported);
+    EXPECT_EQ(decode_key(hex("0063 0001 67")).error_value().code, errc::unsupported);
     EXPECT_EQ(decode_key(hex("00")).error_value().code, errc::truncated);
     EXPECT_EQ(decode_key(hex("0002 0001 67 00")).error_value().code, errc::corrupt);  // trailing
     EXPECT_EQ(decode_key(hex("0001 0005 67")).error_value().code, errc::truncated);

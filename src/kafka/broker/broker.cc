@@ -34,7 +34,12 @@ broker::broker(broker_options options, stream::stream_store& store, cluster::top
       _store(store),
       _topics(topics),
       _metadata(std::move(metadata)),
-      _pool(pool) {}
+      _pool(pool),
+      _groups(std::make_unique<group_service>(*this, _options.groups)) {}
+
+broker::~broker() {
+    _groups->stop();
+}
 
 status broker::start() {
     // The cluster id: created once, by whoever gets there first.
@@ -64,7 +69,7 @@ status broker::start() {
         FLOE_TRY(open_partitions(topic, 0));
         apply_retention(topic);
     }
-    return ok();
+    return _groups->start();
 }
 
 status broker::open_partitions(const cluster::topic_info& topic, size_t from_index) {

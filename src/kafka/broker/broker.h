@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "cluster/topic_registry.h"
+#include "kafka/broker/group_service.h"
 #include "kafka/broker/partition.h"
 #include "kafka/broker/topic_config.h"
 #include "kafka/server/async.h"
@@ -55,12 +56,16 @@ struct broker_options {
     std::string log_dir = "./floe-data";
     // Bound on decompressed batch size while validating.
     size_t max_uncompressed_batch_bytes = 64 << 20;
+    // Consumer-group coordinators (offsets topic partitions, Kafka's group.*
+    // settings).
+    group_service_options groups;
 };
 
 class broker final : public request_handler {
 public:
     broker(broker_options options, stream::stream_store& store, cluster::topic_registry& topics,
            std::shared_ptr<metadata::store> metadata, blocking_pool& pool);
+    ~broker() override;
 
     // Reads the cluster id and this start's epoch from metadata and opens
     // every topic's partitions. Blocking; call before serving.
@@ -77,6 +82,7 @@ public:
     blocking_pool& pool() { return _pool; }
     const std::string& cluster_id() const { return _cluster_id; }
     epoch start_epoch() const { return _start_epoch; }
+    group_service& groups() { return *_groups; }
 
     std::shared_ptr<partition> find_partition(std::string_view topic, int32_t index) const;
     // Every partition of a topic, by index (empty when unknown).
@@ -124,6 +130,8 @@ private:
     mutable std::mutex _mutex;
     // guarded by _mutex: (topic, partition index) -> partition
     std::map<std::pair<std::string, int32_t>, std::shared_ptr<partition>, std::less<>> _partitions;
+    // Last: stopped first, while the partitions it writes to still exist.
+    std::unique_ptr<group_service> _groups;
 };
 
 }  // namespace floe::kafka

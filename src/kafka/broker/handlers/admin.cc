@@ -27,6 +27,17 @@ config_view broker_setting(std::string name, std::string value, std::string_view
 
 }  // namespace
 
+std::string client_host(const request& r) {
+    std::string_view peer = r.peer;
+    if (auto colon = peer.rfind(':'); colon != std::string_view::npos) {
+        peer = peer.substr(0, colon);
+    }
+    if (peer.size() >= 2 && peer.front() == '[' && peer.back() == ']') {
+        peer = peer.substr(1, peer.size() - 2);
+    }
+    return "/" + std::string(peer);
+}
+
 std::string bounded(std::string message, size_t limit) {
     if (message.size() <= limit) {
         return message;

@@ -17,6 +17,7 @@
 #include "kafka/broker/topic_config.h"
 #include "kafka/protocol/errors.h"
 #include "kafka/protocol/types.h"
+#include "kafka/server/handler.h"
 
 namespace floe::kafka {
 
@@ -56,6 +57,10 @@ inline constexpr size_t max_error_message_bytes = 1024;
 // Longest config value accepted from a client, for the same reason (a stored
 // value is echoed by DescribeConfigs in non-flexible versions).
 inline constexpr size_t max_config_value_bytes = 4096;
+
+// A client's host as Kafka reports it (DescribeGroups, ConsumerGroupDescribe):
+// "/" and the IP address of the connection's peer.
+std::string client_host(const request& r);
 
 // `message` cut to `limit` bytes (at a UTF-8 character boundary, ending in
 // "..." when cut). `limit` >= 4.

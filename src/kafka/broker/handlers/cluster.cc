@@ -269,39 +269,43 @@ asio::awaitable<response> handle_find_coordinator(broker& b, request& r) {
     // Version 0 has no key type: it looks up groups.
     const int8_t key_type = version == 0 ? k_key_group : req.key_type;
     const bool served = key_type == k_key_group || key_type == k_key_transaction;
+    // A group's coordinator is the owner of its offsets partition (this
+    // node); until the offsets topic exists there is none, and the client
+    // retries (the first lookup starts creating the topic).
+    const bool available = key_type != k_key_group || b.groups().ensure_ready();
     const std::string refused =
         "Floe serves coordinators of key types 0 (group) and 1 "
         "(transaction), not " +
         std::to_string(key_type);
+    const std::string not_available = "The coordinator is not available.";
     find_coordinator_response out;
-    if (version < 4) {
-        if (served) {
-            out.error_message = std::nullopt;
-            out.node_id = options.node_id;
-            out.host = options.advertised_host;
-            out.port = options.advertised_port;
+    auto fill = [&](int16_t& err, std::optional<std::string>& message, int32_t& node_id,
+                    std::string& host, int32_t& port) {
+        if (!served) {
+            err = code(error_code::invalid_request);
+            message = refused;
+            node_id = -1;
+            port = -1;
+        } else if (!available) {
+            err = code(error_code::coordinator_not_available);
+            message = not_available;
+            node_id = -1;
+            port = -1;
         } else {
-            out.error_code = code(error_code::invalid_request);
-            out.error_message = refused;
-            out.node_id = -1;
-            out.port = -1;
+            message = std::nullopt;
+            node_id = options.node_id;
+            host = options.advertised_host;
+            port = options.advertised_port;
         }
+    };
+    if (version < 4) {
+        fill(out.error_code, out.error_message, out.node_id, out.host, out.port);
         co_return encode_response(out, version);
     }
     for (const auto& key : req.coordinator_keys) {
         find_coordinator_response::coordinator c;
         c.key = key;
-        if (served) {
-            c.node_id = options.node_id;
-            c.host = options.advertised_host;
-            c.port = options.advertised_port;
-            c.error_message = std::nullopt;
-        } else {
-            c.node_id = -1;
-            c.port = -1;
-            c.error_code = code(error_code::invalid_request);
-            c.error_message = refused;
-        }
+        fill(c.error_code, c.error_message, c.node_id, c.host, c.port);
         out.coordinators.push_back(std::move(c));
     }
     co_return encode_response(out, version);

@@ -53,5 +53,17 @@ asio::awaitable<response> handle_describe_cluster(broker&, request&);
 asio::awaitable<response> handle_describe_log_dirs(broker&, request&);
 asio::awaitable<response> handle_describe_topic_partitions(broker&, request&);
 asio::awaitable<response> handle_find_coordinator(broker&, request&);
+asio::awaitable<response> handle_join_group(broker&, request&);
+asio::awaitable<response> handle_sync_group(broker&, request&);
+asio::awaitable<response> handle_heartbeat(broker&, request&);
+asio::awaitable<response> handle_leave_group(broker&, request&);
+asio::awaitable<response> handle_offset_commit(broker&, request&);
+asio::awaitable<response> handle_offset_fetch(broker&, request&);
+asio::awaitable<response> handle_offset_delete(broker&, request&);
+asio::awaitable<response> handle_describe_groups(broker&, request&);
+asio::awaitable<response> handle_list_groups(broker&, request&);
+asio::awaitable<response> handle_delete_groups(broker&, request&);
+asio::awaitable<response> handle_consumer_group_heartbeat(broker&, request&);
+asio::awaitable<response> handle_consumer_group_describe(broker&, request&);
 
 }  // namespace floe::kafka
