@@ -165,6 +165,42 @@ const std::vector<setting>& table() {
         choice("metadata.type", "embedded", kMetadataTypes,
                "Metadata store: embedded (SQLite under data_dir); etcd is reserved for later.",
                FLOE_FIELD(metadata.type)),
+        integer("group.initial_rebalance_delay_ms", "3000", 0, kMaxInt32,
+                "How long the first rebalance of an empty classic group waits for more members "
+                "(Kafka's group.initial.rebalance.delay.ms).",
+                FLOE_FIELD(group.initial_rebalance_delay_ms)),
+        integer("group.min_session_timeout_ms", "6000", 1, kMaxInt32,
+                "Smallest session timeout a classic group member may ask for "
+                "(Kafka's group.min.session.timeout.ms).",
+                FLOE_FIELD(group.min_session_timeout_ms)),
+        integer("group.max_session_timeout_ms", "1800000", 1, kMaxInt32,
+                "Largest session timeout a classic group member may ask for "
+                "(Kafka's group.max.session.timeout.ms).",
+                FLOE_FIELD(group.max_session_timeout_ms)),
+        integer("group.max_size", "2147483647", 1, kMaxInt32,
+                "Most members in one group (Kafka's group.max.size and "
+                "group.consumer.max.size).",
+                FLOE_FIELD(group.max_size)),
+        integer("group.consumer.session_timeout_ms", "45000", 1, kMaxInt32,
+                "Session timeout of consumer-protocol (KIP-848) members "
+                "(Kafka's group.consumer.session.timeout.ms).",
+                FLOE_FIELD(group.consumer_session_timeout_ms)),
+        integer("group.consumer.heartbeat_interval_ms", "5000", 1, kMaxInt32,
+                "Heartbeat interval given to consumer-protocol (KIP-848) members "
+                "(Kafka's group.consumer.heartbeat.interval.ms).",
+                FLOE_FIELD(group.consumer_heartbeat_interval_ms)),
+        integer("offsets.topic_partitions", "16", 1, 1000,
+                "Partitions of the internal __consumer_offsets topic, fixed when it is created "
+                "(Kafka's offsets.topic.num.partitions).",
+                FLOE_FIELD(offsets.topic_partitions)),
+        integer("offsets.retention_ms", "604800000", 1, kMaxInt64,
+                "Committed offsets of a group without members expire this long after their "
+                "commit (Kafka's offsets.retention.minutes).",
+                FLOE_FIELD(offsets.retention_ms)),
+        integer("offsets.metadata_max_bytes", "4096", 0, kMaxInt32,
+                "Largest metadata string of a committed offset "
+                "(Kafka's offset.metadata.max.bytes).",
+                FLOE_FIELD(offsets.metadata_max_bytes)),
     };
     return rows;
 }
@@ -451,6 +487,9 @@ void check_combinations(const config& cfg, problems& found) {
     }
     if (cfg.wal.group_bytes > cfg.wal.capacity_bytes) {
         found.add("wal.group_bytes: larger than wal.capacity_bytes");
+    }
+    if (cfg.group.min_session_timeout_ms > cfg.group.max_session_timeout_ms) {
+        found.add("group.min_session_timeout_ms: larger than group.max_session_timeout_ms");
     }
     if (cfg.object_store.type == "s3" && cfg.s3.bucket.empty()) {
         found.add("s3.bucket: must be set when object_store.type is s3");

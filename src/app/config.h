@@ -87,6 +87,19 @@ struct config {
     struct {
         std::string type;  // "embedded" ("etcd" is reserved)
     } metadata;
+    struct {
+        int64_t initial_rebalance_delay_ms = 0;
+        int64_t min_session_timeout_ms = 0;
+        int64_t max_session_timeout_ms = 0;
+        int64_t max_size = 0;
+        int64_t consumer_session_timeout_ms = 0;
+        int64_t consumer_heartbeat_interval_ms = 0;
+    } group;
+    struct {
+        int64_t topic_partitions = 0;
+        int64_t retention_ms = 0;
+        int64_t metadata_max_bytes = 0;
+    } offsets;
 
     std::string config_file;  // the TOML file loaded, empty when none
 };

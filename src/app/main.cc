@@ -219,6 +219,20 @@ int serve(std::span<const std::string_view> args) {
     broker_options.topic_defaults["retention.ms"] = std::to_string(cfg.log.retention_ms);
     broker_options.topic_defaults["retention.bytes"] = std::to_string(cfg.log.retention_bytes);
     broker_options.log_dir = cfg.data_dir;
+    broker_options.groups.offsets_partitions = static_cast<int32_t>(cfg.offsets.topic_partitions);
+    auto& group_config = broker_options.groups.config;
+    group_config.initial_rebalance_delay =
+        std::chrono::milliseconds(cfg.group.initial_rebalance_delay_ms);
+    group_config.min_session_timeout = std::chrono::milliseconds(cfg.group.min_session_timeout_ms);
+    group_config.max_session_timeout = std::chrono::milliseconds(cfg.group.max_session_timeout_ms);
+    group_config.max_group_size = static_cast<uint32_t>(cfg.group.max_size);
+    group_config.consumer_max_group_size = static_cast<uint32_t>(cfg.group.max_size);
+    group_config.consumer_session_timeout =
+        std::chrono::milliseconds(cfg.group.consumer_session_timeout_ms);
+    group_config.consumer_heartbeat_interval =
+        std::chrono::milliseconds(cfg.group.consumer_heartbeat_interval_ms);
+    group_config.offsets_retention = std::chrono::milliseconds(cfg.offsets.retention_ms);
+    group_config.offset_metadata_max_bytes = static_cast<size_t>(cfg.offsets.metadata_max_bytes);
     floe::kafka::broker broker(broker_options, **store, **topics, metadata, pool);
     if (auto started = broker.start(); !started) {
         return fail("broker: " + started.error_value().to_string());

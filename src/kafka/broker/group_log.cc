@@ -1,7 +1,9 @@
 #include "kafka/broker/group_log.h"
 
+#include <algorithm>
 #include <chrono>
 
+#include "base/log.h"
 #include "kafka/protocol/record_batch.h"
 
 namespace floe::kafka {
@@ -30,8 +32,81 @@ status to_status(const produce_outcome& o) {
 
 }  // namespace
 
-group_log::group_log(std::shared_ptr<partition> target, poster post)
-    : _target(std::move(target)), _post(std::move(post)) {}
+// The compaction state, shared with snapshot completions (which may outlive
+// the group_log when the broker stops).
+struct group_log::state {
+    mutable std::mutex mutex;
+    struct live_value {
+        uint64_t written = 0;  // order of the last write of the key
+        byte_vector value;
+    };
+    std::map<byte_vector, live_value> live;  // guarded by mutex
+    uint64_t next_write = 0;                 // guarded by mutex
+    size_t log_records = 0;                  // guarded by mutex
+    bool compacting = false;                 // guarded by mutex
+    uint64_t compactions = 0;                // guarded by mutex
+
+    void apply(const coordinator::log_record& r) {
+        if (r.value) {
+            live[r.key] = live_value{next_write++, *r.value};
+        } else {
+            live.erase(r.key);
+        }
+        ++log_records;
+    }
+};
+
+group_log::group_log(std::shared_ptr<partition> target, poster post, poster blocking,
+                     group_log_options options)
+    : _target(std::move(target)),
+      _post(std::move(post)),
+      _blocking(std::move(blocking)),
+      _options(options),
+      _state(std::make_shared<state>()) {}
+
+void group_log::loaded(const std::vector<coordinator::log_record>& records) {
+    std::lock_guard lock(_state->mutex);
+    for (const auto& r : records) {
+        _state->apply(r);
+    }
+}
+
+size_t group_log::log_records() const {
+    std::lock_guard lock(_state->mutex);
+    return _state->log_records;
+}
+
+size_t group_log::live_keys() const {
+    std::lock_guard lock(_state->mutex);
+    return _state->live.size();
+}
+
+uint64_t group_log::compactions() const {
+    std::lock_guard lock(_state->mutex);
+    return _state->compactions;
+}
+
+void group_log::write_batch(const std::vector<coordinator::log_record>& records,
+                            std::function<void(produce_outcome)> done) {
+    record_batch_builder builder({});
+    const int64_t timestamp = now_ms();
+    for (const auto& r : records) {
+        builder.append(timestamp, byte_span(r.key),
+                       r.value ? std::optional<byte_span>(*r.value) : std::nullopt);
+    }
+    auto built = builder.build();
+    if (!built) {
+        done(produce_outcome{error_code::unknown_server_error, built.error_value().message});
+        return;
+    }
+    auto split = split_batches(*built, split_mode::produce);
+    if (!split) {
+        done(produce_outcome{error_code::corrupt_message, split.error_value().message});
+        return;
+    }
+    auto batches = split->batches;  // views into the vector's buffer, kept by adopt()
+    _target->append(shared_buffer::adopt(std::move(*built)), batches, -1, std::move(done));
+}
 
 void group_log::append(std::vector<coordinator::log_record> records,
                        std::function<void(status)> done) {
@@ -42,25 +117,110 @@ void group_log::append(std::vector<coordinator::log_record> records,
         finish(ok());
         return;
     }
-    record_batch_builder builder({});
-    const int64_t timestamp = now_ms();
-    for (const auto& r : records) {
-        builder.append(timestamp, byte_span(r.key),
-                       r.value ? std::optional<byte_span>(*r.value) : std::nullopt);
+    {
+        std::lock_guard lock(_state->mutex);
+        for (const auto& r : records) {
+            _state->apply(r);
+        }
     }
-    auto built = builder.build();
-    if (!built) {
-        finish(built.error_value());
+    write_batch(records, [finish](produce_outcome o) { finish(to_status(o)); });
+    maybe_compact();
+}
+
+void group_log::maybe_compact() {
+    std::vector<std::vector<coordinator::log_record>> chunks;
+    size_t before = 0;
+    {
+        std::lock_guard lock(_state->mutex);
+        const size_t records = _state->log_records;
+        if (_state->compacting || records < _options.compact_min_records ||
+            records <= 2 * _state->live.size()) {
+            return;
+        }
+        _state->compacting = true;
+        before = records;
+        // Every live record, in the order of its last write (as Kafka's
+        // cleaner keeps the retained records in log order).
+        std::vector<const std::pair<const byte_vector, state::live_value>*> order;
+        order.reserve(_state->live.size());
+        for (const auto& entry : _state->live) {
+            order.push_back(&entry);
+        }
+        std::sort(order.begin(), order.end(),
+                  [](auto* a, auto* b) { return a->second.written < b->second.written; });
+        size_t bytes = 0;
+        for (const auto* entry : order) {
+            const size_t size = entry->first.size() + entry->second.value.size() + 32;
+            if (chunks.empty() || bytes + size > _options.snapshot_batch_bytes) {
+                chunks.emplace_back();
+                bytes = 0;
+            }
+            chunks.back().push_back({entry->first, entry->second.value});
+            bytes += size;
+        }
+        for (const auto& chunk : chunks) {
+            _state->log_records += chunk.size();
+        }
+    }
+    if (chunks.empty()) {
+        // Nothing is live: an empty snapshot would do, but a batch needs a
+        // record; trim to the end once the last append is durable instead.
+        std::lock_guard lock(_state->mutex);
+        _state->compacting = false;
         return;
     }
-    auto split = split_batches(*built, split_mode::produce);
-    if (!split) {
-        finish(split.error_value());
-        return;
+    // The snapshot's first offset, and how many of its batches are still
+    // to become durable (or failed).
+    struct progress {
+        std::mutex mutex;
+        size_t outstanding = 0;
+        bool failed = false;
+        int64_t first_offset = -1;
+    };
+    auto tracking = std::make_shared<progress>();
+    tracking->outstanding = chunks.size();
+    auto finished = [state = _state, target = _target, blocking = _blocking, tracking, before](
+                        bool first, produce_outcome o) {
+        bool last = false;
+        {
+            std::lock_guard lock(tracking->mutex);
+            if (o.error != error_code::none) {
+                tracking->failed = true;
+            } else if (first) {
+                tracking->first_offset = o.base_offset;
+            }
+            last = --tracking->outstanding == 0;
+        }
+        if (!last) {
+            return;
+        }
+        auto trim = [state, target, tracking, before] {
+            bool trimmed = false;
+            if (!tracking->failed && tracking->first_offset >= 0) {
+                status s = target->trim(tracking->first_offset);
+                trimmed = s.has_value();
+                if (!s) {
+                    FLOE_LOG(warn, "groups", "compacting ", target->topic(), "-", target->index(),
+                             ": trim failed: ", s.error_value().to_string());
+                }
+            }
+            std::lock_guard lock(state->mutex);
+            if (trimmed) {
+                state->log_records -= before;
+                ++state->compactions;
+            }
+            state->compacting = false;
+        };
+        if (blocking) {
+            blocking(std::move(trim));
+        } else {
+            trim();
+        }
+    };
+    for (size_t i = 0; i < chunks.size(); ++i) {
+        const bool first = i == 0;
+        write_batch(chunks[i], [finished, first](produce_outcome o) { finished(first, o); });
     }
-    auto batches = split->batches;  // views into the vector's buffer, kept by adopt()
-    _target->append(shared_buffer::adopt(std::move(*built)), batches, -1,
-                    [finish](produce_outcome o) { finish(to_status(o)); });
 }
 
 result<std::vector<coordinator::log_record>> group_log::read_all(partition& p) {

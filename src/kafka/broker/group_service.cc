@@ -138,11 +138,15 @@ status group_service::load_shards() {
         shard s;
         s.log_partition = p;
         std::weak_ptr<asio::io_context> context = _context;
-        s.log = std::make_unique<group_log>(p, [context](std::function<void()> fn) {
+        auto to_coordinator = [context](std::function<void()> fn) {
             if (auto c = context.lock()) {
                 asio::post(*c, std::move(fn));
             }
-        });
+        };
+        auto to_pool = [pool = _owner.pool().executor()](std::function<void()> fn) {
+            asio::post(pool, std::move(fn));
+        };
+        s.log = std::make_unique<group_log>(p, to_coordinator, to_pool);
         // What consumer groups (KIP-848) assign: the topics in the registry's
         // cache (in memory, no I/O on the coordinator thread).
         coordinator::topic_metadata_source topics;
@@ -174,6 +178,7 @@ status group_service::load_shards() {
                                                         stored.error_value().message);
         }
         records += stored->size();
+        s.log->loaded(*stored);
         FLOE_TRY(s.coordinator->replay(*stored));
         s.timer = std::make_unique<asio::system_timer>(*_context);
         built.push_back(std::move(s));

@@ -48,6 +48,13 @@ class broker;
 // Name of the internal topic that holds the coordinators' records.
 inline constexpr std::string_view k_offsets_topic = "__consumer_offsets";
 
+// Topics Floe keeps for itself: reported with is_internal, and closed to
+// clients' writes, deletion, new partitions (which would move groups to
+// other partitions) and DeleteRecords.
+inline bool is_internal_topic(std::string_view name) {
+    return name == k_offsets_topic;
+}
+
 struct group_service_options {
     // Kafka's offsets.topic.num.partitions; fixed once the topic exists (the
     // existing count wins over this setting).

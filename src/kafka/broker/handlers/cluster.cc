@@ -226,6 +226,7 @@ asio::awaitable<response> handle_describe_topic_partitions(broker& b, request& r
         }
         describe_topic_partitions_response::describe_topic_partitions_response_topic topic_out;
         topic_out.name = name;
+        topic_out.is_internal = is_internal_topic(name);
         topic_out.topic_authorized_operations = acl_operation::topic_all;
         topic_lookup found = lookup_topic(b, name);
         if (!found.topic) {

@@ -30,6 +30,7 @@ metadata_response::metadata_response_topic describe(broker& b, const cluster::to
     metadata_response::metadata_response_topic out;
     out.name = t.name;
     out.topic_id = to_wire(t.id);
+    out.is_internal = is_internal_topic(t.name);
     out.topic_authorized_operations = operations ? k_topic_operations : INT32_MIN;
     const int32_t node = b.options().node_id;
     for (int32_t i = 0; i < static_cast<int32_t>(t.partitions.size()); ++i) {

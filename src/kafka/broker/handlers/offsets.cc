@@ -281,6 +281,12 @@ asio::awaitable<response> handle_delete_records(broker& b, request& r) {
                 topic_out.partitions.push_back(std::move(po));
                 continue;
             }
+            if (is_internal_topic(t.name)) {
+                // Committed offsets live there; only the coordinators trim it.
+                po.error_code = code(error_code::invalid_topic_exception);
+                topic_out.partitions.push_back(std::move(po));
+                continue;
+            }
             const partition_offsets bounds = part->offsets();
             // -1: everything up to the high watermark.
             const int64_t target = p.offset == -1 ? bounds.high_watermark : p.offset;

@@ -250,6 +250,9 @@ asio::awaitable<response> handle_produce(broker& b, request& r) {
             } else if (!target) {
                 reject(error_code::unknown_topic_or_partition,
                        "unknown topic or partition " + t.name + "-" + std::to_string(p.index));
+            } else if (is_internal_topic(t.name)) {
+                reject(error_code::invalid_topic_exception,
+                       "Cannot append to internal topic " + t.name);
             } else if (!p.records.has_value()) {
                 reject(error_code::invalid_record, "records are null");
             } else {

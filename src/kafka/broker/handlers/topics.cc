@@ -89,6 +89,11 @@ std::optional<failure> plan_topic(broker& b, const create_topics_request::creata
     if (b.topics().find(t.name)) {
         return failure{error_code::topic_already_exists, "Topic '" + t.name + "' already exists."};
     }
+    if (is_internal_topic(t.name)) {
+        return failure{
+            error_code::invalid_request,
+            "Topic '" + t.name + "' is internal: Floe creates it when a group needs it."};
+    }
     if (auto it = existing_forms.find(collision_form(t.name)); it != existing_forms.end()) {
         return failure{error_code::invalid_topic_exception,
                        "Topic '" + t.name + "' collides with existing topic: " + it->second};
@@ -317,6 +322,10 @@ asio::awaitable<response> handle_delete_topics(broker& b, request& r) {
             failed =
                 failure{error_code::invalid_request, "Neither topic name nor id were specified."};
         }
+        if (!failed && is_internal_topic(topic->name)) {
+            failed = failure{error_code::invalid_request,
+                             "Topic '" + topic->name + "' is internal and cannot be deleted."};
+        }
         if (!failed) {
             result.name = topic->name;
             result.topic_id = to_wire(topic->id);
@@ -360,6 +369,11 @@ asio::awaitable<response> handle_create_partitions(broker& b, request& r) {
         } else if (!(topic = b.topics().find(t.name))) {
             failed = failure{error_code::unknown_topic_or_partition,
                              "Topic '" + t.name + "' does not exist."};
+        } else if (is_internal_topic(t.name)) {
+            failed = failure{error_code::invalid_request,
+                             "Topic '" + t.name +
+                                 "' is internal: its partition count decides which partition "
+                                 "holds each group."};
         } else {
             const auto current = static_cast<int64_t>(topic->partitions.size());
             const int64_t added = static_cast<int64_t>(t.count) - current;

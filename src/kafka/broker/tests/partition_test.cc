@@ -8,7 +8,9 @@
 #include <condition_variable>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <random>
+#include <thread>
 
 #include "kafka/broker/group_log.h"
 #include "kafka/protocol/record_batch.h"
@@ -177,4 +179,62 @@ TEST_F(PartitionTest, GroupLogAppendsOneBatchPerCallAndReadsEverythingBackInOrde
     bool called = false;
     log.append({}, [&called](status s) { called = s.has_value(); });
     EXPECT_TRUE(called);
+}
+
+TEST_F(PartitionTest, GroupLogCompactsToTheLastValueOfEachLiveKey) {
+    auto p = std::make_shared<partition>("__consumer_offsets", 1, stream_id(10), 0, *store);
+    ASSERT_TRUE(p->load(epoch(1)).has_value());
+    group_log_options options;
+    options.compact_min_records = 40;
+    options.snapshot_batch_bytes = 64;  // several snapshot batches
+    group_log log(
+        p, [](std::function<void()> fn) { fn(); }, {}, options);
+    auto bytes = [](std::string_view text) { return byte_vector(text.begin(), text.end()); };
+    // 8 keys written over and over; the last write deletes key-3.
+    std::map<std::string, std::string> expected;
+    for (int call = 0; call < 100; ++call) {
+        const std::string key = "key-" + std::to_string(call % 8);
+        coordinator::log_record r;
+        r.key = bytes(key);
+        if (call == 99) {
+            expected.erase(key);  // a tombstone
+        } else {
+            r.value = bytes("value-" + std::to_string(call));
+            expected[key] = "value-" + std::to_string(call);
+        }
+        std::promise<status> appended;
+        auto appended_done = appended.get_future();
+        log.append({r}, [&appended](status s) { appended.set_value(s); });
+        ASSERT_EQ(appended_done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+        ASSERT_TRUE(appended_done.get().has_value());
+    }
+    for (int i = 0; i < 300 && log.compactions() == 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_GE(log.compactions(), 1u);
+    EXPECT_GT(p->offsets().log_start_offset, 0);
+    auto back = group_log::read_all(*p);
+    ASSERT_TRUE(back.has_value()) << back.error_value().to_string();
+    // What a replay sees: the last value of each live key, and fewer records
+    // than were appended.
+    std::map<std::string, std::string> replayed;
+    for (const auto& r : *back) {
+        std::string key(r.key.begin(), r.key.end());
+        if (r.value) {
+            replayed[key] = std::string(r.value->begin(), r.value->end());
+        } else {
+            replayed.erase(key);
+        }
+    }
+    EXPECT_EQ(replayed, expected);
+    EXPECT_LT(back->size(), 100u);
+    EXPECT_EQ(log.live_keys(), expected.size());
+    EXPECT_EQ(log.log_records(), back->size());
+
+    // A new group_log over the compacted partition (a restart) knows the
+    // same live keys.
+    group_log reloaded(
+        p, [](std::function<void()> fn) { fn(); }, {}, options);
+    reloaded.loaded(*back);
+    EXPECT_EQ(reloaded.live_keys(), expected.size());
 }
