@@ -63,6 +63,28 @@ group_error commit_log_error(const status& s) {
     return group_log_error(s);
 }
 
+// Group records hold their classic strings (group and member ids, instance
+// ids, protocol names, offset metadata) with int16 lengths
+// (group_records.h); flexible request versions can carry longer ones, which
+// are refused rather than written.
+constexpr size_t k_max_record_string = static_cast<size_t>(std::numeric_limits<int16_t>::max());
+
+// The prefix a new member id is built from (client id or group instance
+// id), cut so that prefix + "-" + a UUID (37 bytes) fits in a record, at a
+// UTF-8 character boundary. Kafka's ids are unbounded; a 32767-byte client
+// id (the most a request header holds) gets a 32730-byte prefix.
+std::string_view member_id_prefix(std::string_view prefix) {
+    constexpr size_t limit = k_max_record_string - 37;
+    if (prefix.size() <= limit) {
+        return prefix;
+    }
+    size_t cut = limit;
+    while (cut > 0 && (static_cast<uint8_t>(prefix[cut]) & 0xC0) == 0x80) {
+        --cut;  // a continuation byte: the character starts before
+    }
+    return prefix.substr(0, cut);
+}
+
 std::string random_member_id(std::string_view prefix) {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
     uint64_t hi = rng();
@@ -1100,10 +1122,23 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
         return false;
     }
 
+    // The strings of a join that a group metadata record would hold.
+    static bool join_strings_fit(const join_group_request& r) {
+        auto fits = [](const std::string& v) { return v.size() <= k_max_record_string; };
+        return fits(r.client_id) && fits(r.client_host) && fits(r.protocol_type) &&
+               (!r.group_instance_id || fits(*r.group_instance_id)) &&
+               std::all_of(r.protocols.begin(), r.protocols.end(),
+                           [&](const join_protocol& p) { return fits(p.name); });
+    }
+
     void join_group(join_group_request r, join_group_callback cb) {
-        if (r.group_id.empty()) {
+        if (r.group_id.empty() || r.group_id.size() > k_max_record_string) {
             return complete_join(std::move(cb),
                                  join_error(group_error::invalid_group_id, std::move(r.member_id)));
+        }
+        if (!join_strings_fit(r)) {
+            return complete_join(std::move(cb),
+                                 join_error(group_error::invalid_request, std::move(r.member_id)));
         }
         if (r.session_timeout < config.min_session_timeout ||
             r.session_timeout > config.max_session_timeout) {
@@ -1154,7 +1189,8 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
             return complete_join(std::move(cb),
                                  join_error(group_error::inconsistent_group_protocol, ""));
         }
-        std::string new_id = ids(r.group_instance_id ? *r.group_instance_id : r.client_id);
+        std::string new_id =
+            ids(member_id_prefix(r.group_instance_id ? *r.group_instance_id : r.client_id));
         if (r.group_instance_id) {
             auto existing = g.static_members.find(*r.group_instance_id);
             if (existing != g.static_members.end()) {
@@ -1523,6 +1559,9 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
             }
             complete(std::move(cb), std::move(out));
         };
+        if (r.group_id.size() > k_max_record_string) {
+            return all(group_error::invalid_group_id);
+        }
         group* g = find_group(r.group_id);
         if (g == nullptr) {
             if (r.generation_id >= 0) {
@@ -1576,7 +1615,8 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
                 results.back().error = errors[i];
                 continue;
             }
-            if (p.metadata.size() > config.offset_metadata_max_bytes) {
+            if (p.metadata.size() >
+                std::min(config.offset_metadata_max_bytes, k_max_record_string)) {
                 results.back().error = group_error::offset_metadata_too_large;
                 continue;
             }
@@ -1676,9 +1716,10 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
     // Removes offsets and queues their tombstones; a commit of one of them
     // still in flight is fenced by the tombstones' sequence, so that it
     // cannot bring the offset back when it completes. An Empty group left
-    // without offsets is deleted as well (Kafka's cleanup). `done` gets the
-    // append's outcome; it is called at once with ok() if nothing needed
-    // writing.
+    // without offsets stays until the retention check removes it (Kafka's
+    // periodic cleanup), so DeleteGroups right after still finds it. `done`
+    // gets the append's outcome; it is called at once with ok() if nothing
+    // needed writing.
     void remove_offsets(group& g, const std::vector<topic_partition>& tps,
                         std::function<void(status)> done) {
         std::vector<log_record> records;
@@ -1692,10 +1733,6 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
             if (erased || pc != g.pending_commits.end()) {
                 records.push_back(offset_tombstone(g.group_id, tp));
             }
-        }
-        if (g.state == group_state::empty && !g.has_offsets()) {
-            append_group_tombstones(records, g);
-            erase_group(g);
         }
         if (records.empty()) {
             return done(ok());
@@ -2095,7 +2132,7 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
         // The member: new, existing, or a static member taking over.
         std::string member_id = r.member_id;
         if (member_id.empty()) {
-            member_id = ids(r.instance_id ? *r.instance_id : r.client_id);
+            member_id = ids(member_id_prefix(r.instance_id ? *r.instance_id : r.client_id));
         }
         consumer_member* existing = nullptr;
         std::optional<consumer_member> replaced;  // a static member's previous incarnation

@@ -12,6 +12,9 @@ itself with the JVM (exec), so signals reach Kafka directly.
 
 then runs every scenario through the floe launcher (start, SIGKILL, restart on
 the same data directory) while the broker is one known to work.
+
+Floe's group settings given in the environment (FLOE_GROUP_*, as the group
+scenarios set them) become the matching Kafka settings.
 """
 
 import argparse
@@ -22,6 +25,28 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from harness import brokers, procs, wire  # noqa: E402
+
+
+# Floe's environment setting -> Kafka's settings (a minimum follows the value
+# so that a value below Kafka's default minimum is accepted).
+GROUP_SETTINGS = {
+    "FLOE_GROUP_INITIAL_REBALANCE_DELAY_MS": ["group.initial.rebalance.delay.ms"],
+    "FLOE_GROUP_MIN_SESSION_TIMEOUT_MS": ["group.min.session.timeout.ms"],
+    "FLOE_GROUP_MAX_SESSION_TIMEOUT_MS": ["group.max.session.timeout.ms"],
+    "FLOE_GROUP_CONSUMER_SESSION_TIMEOUT_MS": ["group.consumer.session.timeout.ms",
+                                               "group.consumer.min.session.timeout.ms"],
+    "FLOE_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS": ["group.consumer.heartbeat.interval.ms",
+                                                  "group.consumer.min.heartbeat.interval.ms"],
+}
+
+
+def group_config(environ):
+    config = {}
+    for variable, settings in GROUP_SETTINGS.items():
+        if environ.get(variable):
+            for setting in settings:
+                config[setting] = environ[variable]
+    return config
 
 
 def main():
@@ -35,7 +60,7 @@ def main():
         parser.error("only 127.0.0.1 is supported")
     data = pathlib.Path(args.data_dir).resolve()
     data.mkdir(parents=True, exist_ok=True)
-    broker = brokers.KafkaBroker(data)
+    broker = brokers.KafkaBroker(data, extra_config=group_config(os.environ))
     broker.port = int(port)
     port_file = data / "controller.port"
     if port_file.exists():

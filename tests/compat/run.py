@@ -20,10 +20,14 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from harness import api_usage, brokers, clients, paths, procs, scenarios  # noqa: E402
+from harness import (api_usage, brokers, clients, group_scenarios, group_wire,  # noqa: E402
+                     paths, procs, scenarios)
 
 CLIENT_SCENARIOS = ("kcat", "python", "java", "kafkajs")
-SCENARIOS = (*CLIENT_SCENARIOS, "kafka-tools", "restart")
+GROUP_SCENARIOS = ("groups-membership", "groups-resume", "groups-tool", "groups-wire")
+# "all" is the record-checking scenarios; "groups" the consumer-group ones.
+ALL = (*CLIENT_SCENARIOS, "kafka-tools", "restart")
+SCENARIOS = (*ALL, *GROUP_SCENARIOS)
 
 
 def parse_args(argv):
@@ -37,13 +41,25 @@ def parse_args(argv):
     parser.add_argument("--floe-arg", action="append", default=[], metavar="ARG",
                         help="extra argument for `floe serve` (repeatable)")
     parser.add_argument("--scenario", action="append", metavar="NAME",
-                        help=f"one of {', '.join(SCENARIOS)}, or all (repeatable, or "
-                             f"comma-separated; default all)")
+                        help=f"one of {', '.join(SCENARIOS)}, all (the first six) or groups "
+                             f"(the groups-* ones); repeatable, or comma-separated; default "
+                             f"all")
     parser.add_argument("--codec", default=",".join(scenarios.CODECS),
                         help="codecs for the client scenarios (default: all four)")
     parser.add_argument("--records", type=int, default=100000,
                         help="records per client and codec, and for the restart scenario "
                              "(default 100000)")
+    parser.add_argument("--group-kinds", default=None, metavar="LIST",
+                        help="client kinds for groups-membership and groups-resume, "
+                             "comma-separated, from "
+                             f"{', '.join(group_scenarios.MEMBERSHIP_KINDS)} (default: each "
+                             "scenario's own list, see README)")
+    parser.add_argument("--group-lanes", type=int, default=3,
+                        help="client kinds run at once in groups-membership and groups-resume "
+                             "(each with its own topic and group; default 3, 1 runs them one "
+                             "after the other)")
+    parser.add_argument("--group-records", type=int, default=2000,
+                        help="records per client kind in groups-resume (default 2000)")
     parser.add_argument("--kills", type=int, default=3,
                         help="broker SIGKILLs in the restart scenario (at least 2; default 3)")
     parser.add_argument("--seed", type=int, default=None,
@@ -69,17 +85,28 @@ def parse_args(argv):
         for name in item.split(","):
             name = name.strip()
             if name == "all":
-                chosen.extend(SCENARIOS)
+                chosen.extend(ALL)
+            elif name == "groups":
+                chosen.extend(GROUP_SCENARIOS)
             elif name in SCENARIOS:
                 chosen.append(name)
             else:
                 parser.error(f"unknown scenario {name!r} (choose from "
-                             f"{', '.join(SCENARIOS)}, all)")
+                             f"{', '.join(SCENARIOS)}, all, groups)")
     args.scenarios = list(dict.fromkeys(chosen))
     args.codecs = [codec.strip() for codec in args.codec.split(",") if codec.strip()]
     for codec in args.codecs:
         if codec not in scenarios.CODECS:
             parser.error(f"unknown codec {codec!r}")
+    args.group_kinds_list = None
+    if args.group_kinds:
+        args.group_kinds_list = [kind.strip() for kind in args.group_kinds.split(",")
+                                 if kind.strip()]
+        for kind in args.group_kinds_list:
+            if kind not in group_scenarios.MEMBERSHIP_KINDS:
+                parser.error(f"unknown group client kind {kind!r}")
+    if args.group_records < 300:
+        parser.error("--group-records must be at least 300")
     if args.records < 100:
         parser.error("--records must be at least 100")
     if args.kills < 2:
@@ -91,8 +118,12 @@ def parse_args(argv):
 
 def run_scenario(name, args, work):
     work.mkdir(parents=True, exist_ok=True)
-    broker = brokers.make_broker(args.broker, work / "broker", args.floe_bin, args.floe_arg,
-                                 args.startup_timeout, log_requests=args.log_requests)
+    groups = name in GROUP_SCENARIOS
+    broker = brokers.make_broker(
+        args.broker, work / "broker", args.floe_bin, args.floe_arg, args.startup_timeout,
+        log_requests=args.log_requests,
+        kafka_config=group_scenarios.KAFKA_GROUP_CONFIG if groups else None,
+        floe_env=group_scenarios.FLOE_GROUP_ENV if groups else None)
     started = time.monotonic()
     try:
         broker.start()
@@ -113,6 +144,8 @@ def run_scenario(name, args, work):
                 outcomes.append(outcome)
                 if not broker.alive():
                     break
+        elif name in GROUP_SCENARIOS:
+            outcomes = run_group_scenario(name, args, broker, work)
         elif name == "kafka-tools":
             outcomes = scenarios.run_kafka_tools(broker, args.records, work, groups=args.groups)
             for outcome in outcomes:
@@ -139,6 +172,26 @@ def run_scenario(name, args, work):
                 print(f"    {line}", flush=True)
             with open(work.parent / "api-usage.txt", "a") as out:
                 out.write(f"== {name}\n" + "".join(f"{line}\n" for line in lines))
+
+
+def run_group_scenario(name, args, broker, work):
+    """One of the groups-* scenarios; each Outcome is reported as it comes."""
+    kinds = args.group_kinds_list
+    if name == "groups-membership":
+        outcomes = group_scenarios.run_membership(
+            broker, work, kinds or group_scenarios.MEMBERSHIP_KINDS, args.group_lanes)
+    elif name == "groups-resume":
+        resume_kinds = [kind for kind in (kinds or group_scenarios.RESUME_KINDS)
+                        if kind in group_scenarios.RESUME_KINDS]
+        outcomes = group_scenarios.run_resume(broker, work, resume_kinds, args.group_records,
+                                              args.group_lanes)
+    elif name == "groups-tool":
+        outcomes = group_scenarios.run_tool(broker, work)
+    else:
+        outcomes = group_wire.run_wire(broker)
+    for outcome in outcomes:
+        report(outcome)
+    return outcomes
 
 
 def report(outcome):

@@ -1308,10 +1308,21 @@ TEST_F(GroupTest, OffsetDelete) {
     EXPECT_EQ(committed("s", {"t", 0}), std::nullopt);
     EXPECT_EQ(committed("s", {"t", 1}), 1);
     ASSERT_FALSE(log.durable.back().value.has_value());  // a tombstone
-    // Deleting the last offset of an empty group deletes the group.
+    // Deleting the last offset of an empty group leaves the group until the
+    // retention check removes it (as Kafka's periodic cleanup does), so it
+    // can still be deleted by name in between.
     delete_offsets("s", {{"t", 1}});
+    EXPECT_EQ(gc->describe_group("s").state, group_state::empty);
+    EXPECT_EQ(gc->list_groups().size(), 1u);
+    advance(config.offsets_retention_check_interval);
     EXPECT_EQ(gc->describe_group("s").state, group_state::dead);
     EXPECT_TRUE(gc->list_groups().empty());
+    commit("", -1, {at("t", 0, 1)}, "s2");
+    delete_offsets("s2", {{"t", 0}});
+    auto deleted = delete_groups({"s2"});
+    ASSERT_TRUE(deleted->done());
+    ASSERT_EQ(deleted->value->size(), 1u);
+    EXPECT_EQ((*deleted->value)[0].error, group_error::none);
 }
 
 TEST_F(GroupTest, OffsetDeleteRefusesTopicsAConsumerGroupSubscribesTo) {

@@ -117,11 +117,15 @@ class FloeBroker(Broker):
 
     kind = "floe"
 
-    def __init__(self, work_dir, binary, extra_args=(), startup_timeout=30.0):
+    def __init__(self, work_dir, binary, extra_args=(), startup_timeout=30.0, env=None):
         super().__init__(work_dir, startup_timeout)
         self.binary = str(pathlib.Path(binary).resolve())
         self.extra_args = list(extra_args)
+        self.extra_env = dict(env or {})
         self.data_dir = self.work_dir / "data"
+
+    def _env(self):
+        return dict(os.environ, **self.extra_env) if self.extra_env else None
 
     def _prepare(self):
         if not os.access(self.binary, os.X_OK):
@@ -215,12 +219,15 @@ class KafkaBroker(Broker):
 
 
 def make_broker(kind, work_dir, floe_bin=None, floe_args=(), startup_timeout=None,
-                log_requests=False):
+                log_requests=False, kafka_config=None, floe_env=None):
+    """kafka_config: extra server.properties settings (Kafka only); floe_env:
+    extra environment of the floe process (FLOE_* settings; kafka_as_floe.py
+    maps the group ones to Kafka's)."""
     if kind == "floe":
         if not floe_bin:
             raise BrokerError("--broker floe needs --floe-bin")
-        return FloeBroker(work_dir, floe_bin, floe_args, startup_timeout or 30.0)
+        return FloeBroker(work_dir, floe_bin, floe_args, startup_timeout or 30.0, env=floe_env)
     if kind == "kafka":
         return KafkaBroker(work_dir, startup_timeout=startup_timeout or 90.0,
-                           log_requests=log_requests)
+                           extra_config=kafka_config, log_requests=log_requests)
     raise BrokerError(f"unknown broker kind {kind!r}")

@@ -1,9 +1,10 @@
-"""Running Java: Kafka's command-line tools and the compat Java client.
+"""Running Java: Kafka's command-line tools and the compat Java programs.
 
-The client (tests/compat/java/src/FloeCompatClient.java) is compiled at test
-time with javac against the installed Kafka jars; the classes are cached in
-.deps/compat-java/<hash of source and Kafka version>/ and reused while
-neither changes.
+The programs in tests/compat/java/src (FloeCompatClient.java, the client
+scenarios' client; FloeGroupMember.java, one consumer-group member) are
+compiled at test time with javac against the installed Kafka jars; the
+classes are cached in .deps/compat-java/<hash of the sources and Kafka
+version>/ and reused while neither changes.
 """
 
 import hashlib
@@ -13,29 +14,34 @@ import tempfile
 
 from . import brokers, paths, procs
 
-CLIENT_SOURCE = paths.JAVA_DIR / "src" / "FloeCompatClient.java"
+SOURCES = sorted((paths.JAVA_DIR / "src").glob("*.java"))
 CACHE = paths.DEPS / "compat-java"
 
 
 def compiled_client():
-    """The directory holding FloeCompatClient.class, compiling when needed."""
-    digest = hashlib.sha256(CLIENT_SOURCE.read_bytes() + paths.kafka_version().encode())
+    """The directory holding the compiled programs (FloeCompatClient.class,
+    FloeGroupMember.class), compiling when needed."""
+    digest = hashlib.sha256(paths.kafka_version().encode())
+    for source in SOURCES:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
     target = CACHE / digest.hexdigest()[:20]
-    if (target / "FloeCompatClient.class").exists():
+    if all((target / f"{source.stem}.class").exists() for source in SOURCES):
         return target
     CACHE.mkdir(parents=True, exist_ok=True)
     staging = tempfile.mkdtemp(prefix="build-", dir=CACHE)
     try:
         code, out, err = procs.run([paths.require_program("javac"), "-nowarn", "-d", staging,
-                                    "-cp", paths.kafka_classpath(), str(CLIENT_SOURCE)],
+                                    "-cp", paths.kafka_classpath(),
+                                    *[str(source) for source in SOURCES]],
                                    timeout=300)
         if code != 0:
-            raise RuntimeError(f"javac {CLIENT_SOURCE} failed (exit {code}):\n"
+            names = " ".join(source.name for source in SOURCES)
+            raise RuntimeError(f"javac {names} failed (exit {code}):\n"
                                f"{out.decode(errors='replace')}{err.decode(errors='replace')}")
         try:
             os.rename(staging, target)
         except OSError:
-            if not (target / "FloeCompatClient.class").exists():
+            if not all((target / f"{source.stem}.class").exists() for source in SOURCES):
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -61,6 +67,13 @@ def argv(main_class, args, *, heap="384m", classpath_extra=None, quick_start=Fal
 
 def client_argv(*args):
     return argv("FloeCompatClient", args, heap="512m", classpath_extra=str(compiled_client()))
+
+
+def group_member_argv(*args):
+    """FloeGroupMember (one consumer-group member): small heap, C1 only, since
+    several run at once on a small machine."""
+    return argv("FloeGroupMember", args, heap="160m", classpath_extra=str(compiled_client()),
+                quick_start=True)
 
 
 def run_tool(main_class, args, *, timeout=180, input_bytes=None):

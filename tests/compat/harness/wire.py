@@ -1,11 +1,14 @@
 """A few Kafka requests spoken directly, for what clients do not expose.
 
-Used for: broker readiness (an ApiVersions answer, not just an open port) and
+Used for: broker readiness (an ApiVersions answer, not just an open port),
 for seeing which compression codec the stored record batches actually carry
-(clients hide that; some silently send uncompressed batches).
+(clients hide that; some silently send uncompressed batches), and for the
+group requests of harness/group_wire.py.
 
-Only non-flexible request versions are used (request header v1, response
-header v0): ApiVersions v0 and Fetch v4, which Kafka 4.x still serves.
+Non-flexible request versions (request header v1, response header v0):
+ApiVersions v0 and Fetch v4 here, which Kafka 4.x still serves.
+request_flexible sends header v2 and reads response header v1, for APIs
+that exist only in flexible versions (ConsumerGroupHeartbeat).
 """
 
 import socket
@@ -85,6 +88,25 @@ def request(port, api_key, api_version, body, timeout=10.0, correlation_id=7):
     if got != correlation_id:
         raise ValueError(f"correlation id {got}, expected {correlation_id}")
     return response[4:]
+
+
+def request_flexible(port, api_key, api_version, body, timeout=10.0, correlation_id=7):
+    """Sends one request with header v2 (empty tagged fields) and returns the
+    response body after header v1 (correlation id, tagged fields)."""
+    header = (struct.pack(">hhi", api_key, api_version, correlation_id) +
+              _string("floe-compat") + b"\x00")
+    payload = header + body
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.settimeout(timeout)
+        sock.sendall(struct.pack(">i", len(payload)) + payload)
+        size = struct.unpack(">i", _recv_exactly(sock, 4))[0]
+        response = _recv_exactly(sock, size)
+    got = struct.unpack_from(">i", response)[0]
+    if got != correlation_id:
+        raise ValueError(f"correlation id {got}, expected {correlation_id}")
+    if response[4] != 0:
+        raise ValueError("response header carries tagged fields")
+    return response[5:]
 
 
 def api_versions(port, timeout=5.0):

@@ -121,7 +121,9 @@ TEST_F(ApiVersionsTest, UnsupportedVersionsOfOtherApisCloseTheConnection) {
         {1, 3},          // Fetch below its minimum
         {1, 18},         // Fetch above
         {3, 13},         // Metadata above
-        {11, 5},         // JoinGroup: an API Floe does not serve
+        {11, 10},        // JoinGroup above
+        {22, 6},         // InitProducerId above
+        {57, 0},         // UpdateFeatures: an API Floe does not serve
         {999, 0},        // no such API
         {INT16_MIN, 0},  // no such API
     };
