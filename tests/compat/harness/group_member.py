@@ -35,6 +35,8 @@ class Member:
         config = {"bootstrap.servers": bootstrap, "group.id": group, "client.id": name,
                   "group.protocol": protocol, "auto.offset.reset": "earliest",
                   "enable.auto.commit": False, "enable.auto.offset.store": False}
+        if "assignor" in options:
+            config["partition.assignment.strategy"] = options["assignor"]
         if protocol == "classic":
             config["session.timeout.ms"] = int(options.get("session", "10000"))
             config["heartbeat.interval.ms"] = 1000

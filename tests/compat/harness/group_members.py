@@ -25,14 +25,17 @@ import time
 
 from . import group_wire, java, paths, procs
 
-# kind -> (program, group.protocol)
+# kind -> (program, group.protocol, client-side assignor or None for the
+# client's default: range for Java and librdkafka, eager rebalancing)
 KINDS = {
-    "java-classic": ("java", "classic"),
-    "java-consumer": ("java", "consumer"),
-    "python-classic": ("python", "classic"),
-    "python-consumer": ("python", "consumer"),
-    "kafkajs": ("kafkajs", "classic"),
-    "kcat": ("kcat", "classic"),
+    "java-classic": ("java", "classic", None),
+    "java-cooperative": ("java", "classic", "cooperative-sticky"),
+    "java-consumer": ("java", "consumer", None),
+    "python-classic": ("python", "classic", None),
+    "python-cooperative": ("python", "classic", "cooperative-sticky"),
+    "python-consumer": ("python", "consumer", None),
+    "kafkajs": ("kafkajs", "classic", None),
+    "kcat": ("kcat", "classic", None),
 }
 
 
@@ -53,7 +56,7 @@ class Member:
         if kind not in KINDS:
             raise ValueError(f"unknown member kind {kind!r}")
         self.kind = kind
-        self.program, self.protocol = KINDS[kind]
+        self.program, self.protocol, assignor = KINDS[kind]
         self.name = name
         self.bootstrap = bootstrap
         self.topic = topic
@@ -62,6 +65,8 @@ class Member:
         self.options = {"protocol": self.protocol, "session": session_ms,
                         "commit-every": commit_every, "rate": rate,
                         "finish": "true" if finish else "false"}
+        if assignor:
+            self.options["assignor"] = assignor
         self.status_path = work / f"{group}.{name}.status"
         self.log_path = work / f"{group}.{name}.log"
         self.records_path = work / f"{group}.{name}.records"  # kcat's stdout

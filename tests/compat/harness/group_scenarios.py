@@ -26,7 +26,7 @@ from .scenarios import Outcome, _token, records_file
 
 # In this order, so that with lanes the JVM kinds do not all start at once.
 MEMBERSHIP_KINDS = ("java-classic", "python-classic", "kcat", "java-consumer",
-                    "python-consumer", "kafkajs")
+                    "python-consumer", "kafkajs", "java-cooperative", "python-cooperative")
 RESUME_KINDS = ("java-classic", "python-classic", "kafkajs", "java-consumer",
                 "python-consumer")
 

@@ -6,6 +6,9 @@
 //   FloeGroupMember BOOTSTRAP TOPIC GROUP NAME STATUS_FILE [key=value ...]
 //
 //   protocol=classic|consumer  group.protocol (default classic)
+//   assignor=cooperative-sticky  the CooperativeStickyAssignor (classic
+//                              protocol, incremental rebalances; default:
+//                              the client's, range)
 //   session=MS                 session.timeout.ms (classic only: with the
 //                              consumer protocol the broker decides)
 //   commit-every=K             commit after every K records processed
@@ -105,6 +108,10 @@ public final class FloeGroupMember {
     props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
     props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
     props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "50");
+    if ("cooperative-sticky".equals(options.get("assignor"))) {
+      props.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG,
+          "org.apache.kafka.clients.consumer.CooperativeStickyAssignor");
+    }
     if (protocol.equals("classic")) {
       props.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, options.getOrDefault("session", "10000"));
       props.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "1000");
