@@ -339,6 +339,17 @@ asio::awaitable<fetched_group> fetch_group_offsets(
     co_return out;
 }
 
+// One partition of an OffsetFetch answer (the v0-7 and v8+ structs have the
+// same fields).
+template <typename WirePartition>
+void fill_fetched(WirePartition& out, const co::fetched_offset& f) {
+    out.partition_index = f.partition.partition;
+    out.committed_offset = f.offset;
+    out.committed_leader_epoch = f.leader_epoch;
+    out.metadata = f.metadata;
+    out.error_code = wire(f.error);
+}
+
 }  // namespace
 
 asio::awaitable<response> handle_offset_fetch(broker& b, request& r) {
@@ -360,12 +371,11 @@ asio::awaitable<response> handle_offset_fetch(broker& b, request& r) {
             topic_out.name = name;
             for (auto& f : partitions) {
                 auto& p = topic_out.partitions.emplace_back();
-                p.partition_index = f.partition.partition;
-                p.committed_offset = f.offset;
-                p.committed_leader_epoch = f.leader_epoch;
-                p.metadata = f.metadata;
+                fill_fetched(p, f);
                 // v0-1 have no top-level error: each partition carries it.
-                p.error_code = version < 2 && group.error != 0 ? group.error : wire(f.error);
+                if (version < 2 && group.error != 0) {
+                    p.error_code = group.error;
+                }
             }
         }
         co_return encode_response(out, version);
@@ -395,12 +405,7 @@ asio::awaitable<response> handle_offset_fetch(broker& b, request& r) {
             auto& topic_out = group_out.topics.emplace_back();
             topic_out.name = name;
             for (auto& f : partitions) {
-                auto& p = topic_out.partitions.emplace_back();
-                p.partition_index = f.partition.partition;
-                p.committed_offset = f.offset;
-                p.committed_leader_epoch = f.leader_epoch;
-                p.metadata = f.metadata;
-                p.error_code = wire(f.error);
+                fill_fetched(topic_out.partitions.emplace_back(), f);
             }
         }
     }
