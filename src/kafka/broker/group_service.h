@@ -93,14 +93,14 @@ public:
     // coordinator is not available (not ready, or stopped).
     template <typename T, typename F>
     asio::awaitable<result<T>> ask(const std::string& group_id, F fn);
-    // The same for every coordinator at once: fn(std::span<group_coordinator*>,
-    // reply) (ListGroups, DescribeGroups and DeleteGroups across partitions).
+    // The same for every coordinator at once: fn(std::vector<group_coordinator*>&
+    // indexed by offsets partition, reply) (ListGroups, DescribeGroups and
+    // DeleteGroups across partitions).
     template <typename T, typename F>
     asio::awaitable<result<T>> ask_all(F fn);
 
-    // The records of each offsets partition, for tests: the coordinators'
-    // topic partition index of a group, and a snapshot of how many groups the
-    // node serves. Coordinator thread only.
+    // Every coordinator, indexed by offsets partition. Coordinator thread
+    // only.
     std::vector<coordinator::group_coordinator*> coordinators_locked();
 
 private:
