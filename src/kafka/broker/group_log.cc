@@ -40,17 +40,20 @@ struct group_log::state {
         uint64_t written = 0;  // order of the last write of the key
         byte_vector value;
     };
-    std::map<byte_vector, live_value> live;  // guarded by mutex
+    // Keys as strings: GCC 12's -O3 warns (-Wstringop-overread) inside the
+    // comparison of byte-vector keys.
+    std::map<std::string, live_value> live;  // guarded by mutex
     uint64_t next_write = 0;                 // guarded by mutex
     size_t log_records = 0;                  // guarded by mutex
     bool compacting = false;                 // guarded by mutex
     uint64_t compactions = 0;                // guarded by mutex
 
     void apply(const coordinator::log_record& r) {
+        std::string key(r.key.begin(), r.key.end());
         if (r.value) {
-            live[r.key] = live_value{next_write++, *r.value};
+            live[std::move(key)] = live_value{next_write++, *r.value};
         } else {
-            live.erase(r.key);
+            live.erase(key);
         }
         ++log_records;
     }
@@ -141,7 +144,7 @@ void group_log::maybe_compact() {
         before = records;
         // Every live record, in the order of its last write (as Kafka's
         // cleaner keeps the retained records in log order).
-        std::vector<const std::pair<const byte_vector, state::live_value>*> order;
+        std::vector<const std::pair<const std::string, state::live_value>*> order;
         order.reserve(_state->live.size());
         for (const auto& entry : _state->live) {
             order.push_back(&entry);
@@ -155,7 +158,8 @@ void group_log::maybe_compact() {
                 chunks.emplace_back();
                 bytes = 0;
             }
-            chunks.back().push_back({entry->first, entry->second.value});
+            chunks.back().push_back(
+                {byte_vector(entry->first.begin(), entry->first.end()), entry->second.value});
             bytes += size;
         }
         for (const auto& chunk : chunks) {

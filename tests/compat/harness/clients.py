@@ -98,6 +98,15 @@ class ConfluentPython:
         got = len(metadata.topics[topic].partitions)
         if got != partitions:
             raise StepError(f"created {topic} with {partitions} partitions, metadata shows {got}")
+        # All topics: librdkafka's Metadata v12 for every topic carries bytes
+        # after its body, which Kafka ignores (a broker refusing them drops
+        # the connection and this times out).
+        try:
+            everything = admin.list_topics(timeout=30)
+        except Exception as error:
+            raise StepError(f"AdminClient.list_topics() (all topics): {error}") from error
+        if topic not in everything.topics:
+            raise StepError(f"list_topics() of all topics does not show {topic}")
 
     def produce(self, broker, topic, codec, input_path, count, work):
         from confluent_kafka import Producer

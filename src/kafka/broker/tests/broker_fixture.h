@@ -128,6 +128,17 @@ public:
     // Bytes as they are (no framing).
     bool send_bytes(byte_span bytes) { return _connection->send_bytes(bytes); }
 
+    // True when a response to the last request arrives (its body is not
+    // decoded), for requests the broker answers whatever follows their body.
+    bool answered(int16_t api_key, int16_t version) {
+        const api_info* api = find_api(api_key);
+        const bool flexible = api != nullptr && version >= api->flexible_min_version;
+        // ApiVersions answers with response header v0 at every version.
+        const int16_t header = flexible && api_key != 18 ? 1 : 0;
+        auto got = _connection->read_response(header);
+        return got && got->correlation_id == _last_correlation_id;
+    }
+
     // True when the server closed the connection within the timeout.
     bool closed() { return _connection->wait_closed(); }
 
