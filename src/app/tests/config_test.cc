@@ -270,7 +270,12 @@ TEST(Config, SecretsAreNeverPrinted) {
     auto message = load_error({"--config", file.path(), "--shards", "x"}, env);
     EXPECT_TRUE(has(message, "s3.secret_access_key: expected a string, got an integer")) << message;
     EXPECT_FALSE(has(message, "hunter2"));
-    EXPECT_FALSE(has(message, "42"));
+    // The message names the file, whose random temporary name may hold "42".
+    std::string without_path = message;
+    for (size_t at; (at = without_path.find(file.path())) != std::string::npos;) {
+        without_path.erase(at, file.path().size());
+    }
+    EXPECT_FALSE(has(without_path, "42")) << message;
     auto loaded = load({"--s3-secret-access-key", "hunter2"});
     ASSERT_TRUE(loaded.has_value());
     EXPECT_EQ(loaded->s3.secret_access_key, "hunter2");
