@@ -146,7 +146,7 @@ status group_service::load_shards() {
         auto to_pool = [pool = _owner.pool().executor()](std::function<void()> fn) {
             asio::post(pool, std::move(fn));
         };
-        s.log = std::make_unique<group_log>(p, to_coordinator, to_pool);
+        s.log = std::make_unique<group_log>(p, to_coordinator, to_pool, _options.log);
         // What consumer groups (KIP-848) assign: the topics in the registry's
         // cache (in memory, no I/O on the coordinator thread).
         coordinator::topic_metadata_source topics;

@@ -60,6 +60,8 @@ struct group_service_options {
     // existing count wins over this setting).
     int32_t offsets_partitions = 16;
     coordinator::group_config config;
+    // When each offsets partition is compacted (group_log.h).
+    group_log_options log;
 };
 
 // Kafka's Java String.hashCode of `s` (UTF-8 decoded to UTF-16 code units).

@@ -1265,6 +1265,51 @@ TEST_F(GroupsTest, DescribeListAndDeleteGroups) {
 
 // ---- the consumer group protocol (KIP-848) ---------------------------------------------
 
+// Offsets partitions are compacted: after many commits of the same
+// partitions the log holds far fewer records than were committed, and a
+// restart reads back the last commit of each.
+class GroupsCompactionTest : public GroupsTest {
+protected:
+    harness_options options() override {
+        harness_options o = GroupsTest::options();
+        o.broker.groups.offsets_partitions = 1;
+        o.broker.groups.log.compact_min_records = 100;
+        return o;
+    }
+};
+
+TEST_F(GroupsCompactionTest, CommitsAreCompactedAndTheLastOnesSurviveRestart) {
+    create_topic("t", 3);
+    {
+        auto client = connect();
+        for (int i = 0; i < 600; ++i) {
+            auto res = commit(
+                *client,
+                commit_request("compacted", {{"t", i % 3, i, -1, "m" + std::to_string(i)}}), 8);
+            ASSERT_EQ(commit_errors(res)["t:" + std::to_string(i % 3)], k_ok) << i;
+        }
+    }
+    // The snapshots moved the offsets partition's start (the trim runs on
+    // the blocking pool after the snapshot is durable).
+    auto offsets_partition = node().find_partition("__consumer_offsets", 0);
+    ASSERT_TRUE(offsets_partition);
+    for (int i = 0; i < 200 && offsets_partition->offsets().log_start_offset == 0; ++i) {
+        std::this_thread::sleep_for(10ms);
+    }
+    const auto bounds = offsets_partition->offsets();
+    EXPECT_GT(bounds.log_start_offset, 0);
+    EXPECT_LT(bounds.high_watermark - bounds.log_start_offset, 300);
+    restart();
+    auto client = connect();
+    ASSERT_TRUE(await_coordinator(*client, "compacted"));
+    auto [offsets, error] = fetch_offsets(*client, "compacted", 8, std::nullopt);
+    EXPECT_EQ(error, k_ok);
+    ASSERT_EQ(offsets.size(), 3u);
+    EXPECT_EQ(offsets["t:0"], (fetched{597, -1, "m597", 0}));
+    EXPECT_EQ(offsets["t:1"], (fetched{598, -1, "m598", 0}));
+    EXPECT_EQ(offsets["t:2"], (fetched{599, -1, "m599", 0}));
+}
+
 TEST_F(GroupsTest, ConsumerGroupAssignsReconcilesAndSurvivesRestart) {
     const std::string group = "cg";
     auto topic = create_topic("k", 4);
