@@ -54,6 +54,8 @@ bench: deps
 	cmake --build build-release -j $(JOBS) --target benchmarks floe
 	bash bench/run.sh build-release
 	.deps/venv/bin/python bench/broker/producer_bench.py build-release/floe
+	.deps/venv/bin/python bench/broker/group_bench.py --floe-bin build-release/floe
+	.deps/venv/bin/python bench/side_by_side/run.py --floe-bin build-release/floe
 
 # Regenerates the Kafka protocol codecs from the reference message specs.
 generate:

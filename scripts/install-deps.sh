@@ -14,6 +14,7 @@ packages=(
   kcat
   libnfs-dev nfs-ganesha nfs-ganesha-vfs rpcbind
   openjdk-17-jdk-headless maven
+  fio
 )
 # Node.js and npm for the KafkaJS tests: Debian's, unless a node and npm are
 # already on PATH (another distribution's nodejs conflicts with Debian's npm).
@@ -37,7 +38,8 @@ if ((${#missing[@]})); then
     "${missing[@]}"
 fi
 
-# Python packages for tests (S3-compatible server, clients) in a project venv.
+# Python packages for tests (S3-compatible server, clients) and benchmarks
+# (matplotlib for bench/side_by_side's plots) in a project venv.
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv="$repo/.deps/venv"
 requirements="$repo/scripts/requirements-test.txt"

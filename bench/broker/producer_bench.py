@@ -19,7 +19,6 @@ reports a figure it did not measure.
 import argparse
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -30,6 +29,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from kafka_perf import ToolOutputError, parse_producer_summary, rss_kib  # noqa: E402
 
 
 def kafka_classpath():
@@ -46,14 +48,6 @@ def free_port():
         return s.getsockname()[1]
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
 def run_tool(cp, main_class, args, timeout):
     cmd = ["java", "-Xmx512m", "-cp", cp, main_class] + args
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -62,27 +56,16 @@ def run_tool(cp, main_class, args, timeout):
     return p.stdout
 
 
-SUMMARY = re.compile(
-    r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency, "
-    r"([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99.9th")
-
-
 def producer_perf(cp, port, topic, records, throughput, timeout):
     out = run_tool(cp, "org.apache.kafka.tools.ProducerPerformance", [
         "--topic", topic, "--num-records", str(records), "--record-size", "1024",
         "--throughput", str(throughput), "--producer-props",
         f"bootstrap.servers=127.0.0.1:{port}", "acks=all", "enable.idempotence=true",
         "linger.ms=5", "batch.size=65536"], timeout)
-    lines = [l for l in out.splitlines() if SUMMARY.search(l)]
-    if not lines:
-        sys.exit(f"producer_bench: no summary line from ProducerPerformance:\n{out}")
-    m = SUMMARY.search(lines[-1])
-    return {
-        "records": int(m.group(1)), "records_per_s": float(m.group(2)),
-        "mb_per_s": float(m.group(3)), "avg_ms": float(m.group(4)), "max_ms": float(m.group(5)),
-        "p50_ms": int(m.group(6)), "p95_ms": int(m.group(7)), "p99_ms": int(m.group(8)),
-        "p999_ms": int(m.group(9)),
-    }
+    try:
+        return parse_producer_summary(out)
+    except ToolOutputError as error:
+        sys.exit(f"producer_bench: {error}")
 
 
 def main():

@@ -60,17 +60,29 @@ class Broker:
     def _env(self):
         return None
 
-    def start(self):
+    def start(self, wait_ready=True):
+        """wait_ready=False returns right after spawning (the caller then
+        calls wait_ready() or probes the broker itself); `spawned_at` is the
+        time.monotonic() of the spawn, `prepare_seconds` how long the
+        one-time setup took (Kafka: formatting the storage)."""
         if self.proc is not None and self.proc.poll() is None:
             raise BrokerError(f"{self.kind} broker already running")
         if self.starts == 0:
+            began = time.monotonic()
             self._prepare()
+            self.prepare_seconds = time.monotonic() - began
         self.starts += 1
         with open(self.log_path, "ab") as log:
             log.write(f"\n===== compat: start #{self.starts} of the {self.kind} broker "
                       f"on {self.bootstrap} =====\n".encode())
             log.flush()
+            self.spawned_at = time.monotonic()
             self.proc = procs.spawn(self._argv(), stdout=log, stderr=log, env=self._env())
+        if wait_ready:
+            self._wait_ready()
+
+    def wait_ready(self):
+        """Waits until the broker answers ApiVersions (BrokerError if not)."""
         self._wait_ready()
 
     def _wait_ready(self):
