@@ -324,9 +324,7 @@ class Broker:
                 raise BenchError(f"{self.kind} broker not listening after {bound} s:\n"
                                  f"{self.log_tail()}")
             time.sleep(0.05)
-        # Ready once it answers CreateTopics (the bench topic; not an
-        # all-topics Metadata request: see docs/benchmarks.md, Floe rejects
-        # librdkafka's Metadata v12 for all topics).
+        # Ready once it answers CreateTopics (creating the bench topic).
         from confluent_kafka import KafkaError
         from confluent_kafka.admin import NewTopic
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
