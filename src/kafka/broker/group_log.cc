@@ -10,12 +10,6 @@ namespace floe::kafka {
 
 namespace {
 
-int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 status to_status(const produce_outcome& o) {
     switch (o.error) {
         case error_code::none:
@@ -92,7 +86,7 @@ uint64_t group_log::compactions() const {
 void group_log::write_batch(const std::vector<coordinator::log_record>& records,
                             std::function<void(produce_outcome)> done) {
     record_batch_builder builder({});
-    const int64_t timestamp = now_ms();
+    const int64_t timestamp = wall_clock_ms();
     for (const auto& r : records) {
         builder.append(timestamp, byte_span(r.key),
                        r.value ? std::optional<byte_span>(*r.value) : std::nullopt);
@@ -167,8 +161,9 @@ void group_log::maybe_compact() {
         }
     }
     if (chunks.empty()) {
-        // Nothing is live: an empty snapshot would do, but a batch needs a
-        // record; trim to the end once the last append is durable instead.
+        // Nothing is live: there is no record to snapshot (a batch needs
+        // one) and so no offset to trim to; the superseded records stay
+        // until a key is live again and its snapshot supersedes them.
         std::lock_guard lock(_state->mutex);
         _state->compacting = false;
         return;

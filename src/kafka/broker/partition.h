@@ -25,6 +25,7 @@
 // the stream); call it from the blocking pool.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -41,6 +42,14 @@
 #include "stream/stream_store.h"
 
 namespace floe::kafka {
+
+// Milliseconds since the Unix epoch: the clock of record timestamps
+// (LogAppendTime, timestamp checks, the records Floe writes itself).
+inline int64_t wall_clock_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 
 struct produce_outcome {
     error_code error = error_code::none;

@@ -39,6 +39,8 @@ inline constexpr int32_t alter_configs = 1 << 11;
 inline constexpr int32_t idempotent_write = 1 << 12;
 inline constexpr int32_t topic_all =
     read | write | create | remove | alter | describe | describe_configs | alter_configs;
+// What a group allows (DescribeGroups, ConsumerGroupDescribe).
+inline constexpr int32_t group_all = read | describe | remove;
 inline constexpr int32_t cluster_all = create | cluster_action | describe_configs | alter_configs |
                                        idempotent_write | alter | describe;
 }  // namespace acl_operation

@@ -24,8 +24,6 @@ namespace {
 namespace co = floe::coordinator;
 
 constexpr int16_t k_not_available = static_cast<int16_t>(error_code::coordinator_not_available);
-constexpr int32_t k_group_operations =
-    acl_operation::read | acl_operation::describe | acl_operation::remove;
 
 template <typename Wire>
 Wire to_wire(const co::consumer_topic_partitions& tp) {
@@ -112,7 +110,7 @@ asio::awaitable<response> handle_consumer_group_describe(broker& b, request& r) 
         auto& g = out.groups.emplace_back();
         g.group_id = req.group_ids[i];
         g.authorized_operations =
-            req.include_authorized_operations ? k_group_operations : INT32_MIN;
+            req.include_authorized_operations ? acl_operation::group_all : INT32_MIN;
         if (!answer) {
             g.error_code = k_not_available;
             g.error_message = "The coordinator is not available.";

@@ -64,9 +64,6 @@ using std::chrono::milliseconds;
 constexpr int16_t k_not_available = static_cast<int16_t>(error_code::coordinator_not_available);
 constexpr int16_t k_unknown_partition =
     static_cast<int16_t>(error_code::unknown_topic_or_partition);
-// Operations allowed on a group (no ACLs: all of them).
-constexpr int32_t k_group_operations =
-    acl_operation::read | acl_operation::describe | acl_operation::remove;
 
 int16_t wire(co::group_error e) {
     return static_cast<int16_t>(e);
@@ -472,7 +469,7 @@ asio::awaitable<response> handle_describe_groups(broker& b, request& r) {
         auto& g = out.groups.emplace_back();
         g.group_id = req.groups[i];
         g.authorized_operations =
-            req.include_authorized_operations ? k_group_operations : INT32_MIN;
+            req.include_authorized_operations ? acl_operation::group_all : INT32_MIN;
         if (!answer) {
             g.error_code = k_not_available;
             continue;

@@ -12,12 +12,6 @@ namespace floe::kafka {
 
 namespace {
 
-int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 // Collects the outcomes of one request's partition appends (completed on WAL
 // threads) and resumes the handler once all are in.
 class produce_gather {
@@ -213,7 +207,7 @@ asio::awaitable<response> handle_produce(broker& b, request& r) {
     auto req = decode_request<produce_request>(r);
     const int16_t version = r.api_version();
     produce_response out;
-    const int64_t now = now_ms();
+    const int64_t now = wall_clock_ms();
     const bool valid_acks = req.acks == 0 || req.acks == 1 || req.acks == -1;
 
     // One slot per partition, in request order.

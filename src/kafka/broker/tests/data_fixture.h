@@ -44,12 +44,6 @@ using strings = std::vector<std::string>;
 // An error code no broker sends: what helpers return when they got no answer.
 inline constexpr int16_t k_no_answer = -999;
 
-inline int64_t wall_clock_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 inline byte_span bytes_of(std::string_view text) {
     return byte_span(reinterpret_cast<const uint8_t*>(text.data()), text.size());
 }
