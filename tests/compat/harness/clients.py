@@ -120,8 +120,10 @@ class ConfluentPython:
                 errors.append(str(error))
 
         deadline = time.monotonic() + 600
+        sent = 0
         with open(input_path) as source:
             for seq, line in enumerate(source):
+                sent += 1
                 key, value = line.rstrip("\n").split("\t", 1)
                 headers = records.headers_of(seq, self.name)
                 while True:
@@ -135,6 +137,8 @@ class ConfluentPython:
                             raise StepError("producer queue stayed full")
                 if seq % 10000 == 0:
                     producer.poll(0)
+        if sent != count:
+            raise StepError(f"{input_path} holds {sent} records, {count} expected")
         left = producer.flush(max(1.0, deadline - time.monotonic()))
         if left:
             raise StepError(f"{left} records still unacknowledged after flush")

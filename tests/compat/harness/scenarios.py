@@ -10,6 +10,7 @@ import json
 import random
 import re
 import secrets
+import threading
 import time
 
 from . import brokers, clients, java, procs, records, wire
@@ -36,11 +37,19 @@ def _token():
     return secrets.token_hex(3)
 
 
+_records_file_lock = threading.Lock()
+
+
 def records_file(work, count):
-    """The shared input file of `count` records (key TAB value per line)."""
+    """The shared input file of `count` records (key TAB value per line).
+    Lanes run concurrently and share it: it is written once, under a lock,
+    and appears under its name only when complete."""
     path = work / f"records-{count}.txt"
-    if not path.exists():
-        records.write_input(path, count)
+    with _records_file_lock:
+        if not path.exists():
+            partial = path.with_suffix(".partial")
+            records.write_input(partial, count)
+            partial.rename(path)
     return path
 
 
