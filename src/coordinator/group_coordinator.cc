@@ -1888,7 +1888,13 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
                 } else {
                     time_point base =
                         from_state && g.state_timestamp ? *g.state_timestamp : c.commit_timestamp;
-                    due = now - base >= config.offsets_retention;
+                    // Replayed timestamps are whatever the log holds: an
+                    // elapsed time too large for 64 bits is simply due.
+                    int64_t elapsed = 0;
+                    due = __builtin_sub_overflow(now.time_since_epoch().count(),
+                                                 base.time_since_epoch().count(), &elapsed)
+                              ? base < now
+                              : time_point::duration(elapsed) >= config.offsets_retention;
                 }
                 if (due) {
                     expired.push_back(tp);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -1597,6 +1598,33 @@ TEST_F(GroupTest, ReplayedEmptyGroupKeepsItsGenerationAndRetentionClock) {
     EXPECT_EQ(committed("g", {"t", 0}), 1);
     advance(11min);
     EXPECT_EQ(committed("g", {"t", 0}), std::nullopt);
+}
+
+TEST_F(GroupTest, ReplayedCommitTimesAtTheEndsOfTheClockExpireWithoutOverflow) {
+    // The log may hold any commit time (found by fuzz_group_replay: the
+    // retention check subtracted it from now and overflowed).
+    using namespace group_records;
+    auto offset_record = [](int32_t p, int64_t commit_ms) {
+        log_record r;
+        r.key = encode_key(offset_commit_key{"s", "t", p});
+        r.value = encode_value(offset_commit_value{7, -1, "", commit_ms, std::nullopt});
+        return r;
+    };
+    std::vector<log_record> records{
+        offset_record(0, std::numeric_limits<int64_t>::min()),  // long ago: due
+        offset_record(1, std::numeric_limits<int64_t>::max()),  // far future: kept
+        offset_record(2, std::chrono::duration_cast<std::chrono::milliseconds>(
+                             now.time_since_epoch())
+                             .count()),  // now: kept until seven days pass
+    };
+    ASSERT_TRUE(gc->replay(records).has_value());
+    advance(10min);
+    EXPECT_EQ(committed("s", {"t", 0}), std::nullopt);
+    EXPECT_EQ(committed("s", {"t", 1}), 7);
+    EXPECT_EQ(committed("s", {"t", 2}), 7);
+    advance(std::chrono::hours(24 * 7));
+    EXPECT_EQ(committed("s", {"t", 1}), 7);
+    EXPECT_EQ(committed("s", {"t", 2}), std::nullopt);
 }
 
 // ---- plumbing -----------------------------------------------------------------------------------
