@@ -40,7 +40,10 @@ struct wal::group_job {
     uint64_t padded = 0;
     aligned_buffer buffer;
     std::vector<std::pair<append_callback, wal_position>> completions;
-    bool done = false;
+    // Set when its write returned ok: the number of writes completed by
+    // then (1, 2, ...); a sync that starts after it makes the group durable.
+    uint64_t write_seq = 0;
+    bool done = false;  // durable, or failed (outcome)
     status outcome;
 };
 
@@ -410,7 +413,33 @@ status wal::write_group(const group_job& job) {
         FLOE_TRY(_file->write(fmt::k_data_offset, {job.buffer.data() + first,
                                                    static_cast<size_t>(job.padded - first)}));
     }
-    return _file->sync();
+    return ok();
+}
+
+void wal::sync_written(std::unique_lock<std::mutex>& lock) {
+    // _mutex held; _syncing set by the caller. One sync covers every group
+    // whose write returned before it started, so the leader syncs again
+    // while groups written during its last sync are waiting.
+    while (!_failed && _writes_completed > _synced_seq) {
+        uint64_t target = _writes_completed;
+        lock.unlock();
+        status outcome = _file->sync();
+        lock.lock();
+        if (!outcome) {
+            _failed = outcome.error_value();
+            _write_failed.store(true, std::memory_order_release);
+            release_ready(lock);  // fails what this sync was to cover
+            break;
+        }
+        _synced_seq = target;
+        for (auto& job : _in_flight) {
+            if (job->write_seq != 0 && job->write_seq <= target) {
+                job->done = true;
+            }
+        }
+        release_ready(lock);
+    }
+    _syncing = false;
 }
 
 void wal::recycle(group_job& job) {
@@ -418,6 +447,7 @@ void wal::recycle(group_job& job) {
     if (job.buffer.size() == _buffer_size && _spare_buffers.size() <= _options.max_in_flight) {
         _spare_buffers.push_back(std::move(job.buffer));
     }
+    job.buffer = aligned_buffer();
 }
 
 status wal::write_header(const fmt::header& h) {
@@ -443,7 +473,10 @@ void wal::release_ready(std::unique_lock<std::mutex>& lock) {
     }
     _releasing = true;
     for (;;) {
-        if (!_in_flight.empty() && _in_flight.front()->done) {
+        // After a failure, groups written but never covered by a sync fail
+        // too (their write may or may not be durable).
+        if (!_in_flight.empty() &&
+            (_in_flight.front()->done || (_failed && _in_flight.front()->write_seq != 0))) {
             std::unique_ptr<group_job> job = std::move(_in_flight.front());
             _in_flight.pop_front();
             if (!job->outcome && !_failed) {
@@ -551,13 +584,29 @@ void wal::io_loop() {
                              ? status(error(errc::io, "not written: the WAL had already failed"))
                              : write_group(*job);
         lock.lock();
-        job->outcome = std::move(outcome);
-        job->done = true;
-        if (!job->outcome && !_failed) {
-            _failed = job->outcome.error_value();
-            _write_failed.store(true, std::memory_order_release);
+        recycle(*job);  // the buffer is not needed once written
+        if (!outcome) {
+            job->outcome = std::move(outcome);
+            job->done = true;
+            if (!_failed) {
+                _failed = job->outcome.error_value();
+                _write_failed.store(true, std::memory_order_release);
+            }
+            release_ready(lock);
+            continue;
         }
-        release_ready(lock);
+        job->write_seq = ++_writes_completed;
+        if (_failed) {
+            release_ready(lock);  // never synced now: fails in WAL order
+            continue;
+        }
+        if (_syncing) {
+            // The running sync started before this write returned: its
+            // leader syncs again when it ends. Meanwhile, form the next group.
+            continue;
+        }
+        _syncing = true;
+        sync_written(lock);
     }
 }
 

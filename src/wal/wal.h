@@ -21,9 +21,11 @@
 //     thread, before append() returns.
 //   - Group commit: appends queued while earlier groups are being written form
 //     the next group -- one aligned write of many records, of any streams --
-//     bounded by max_group_bytes; up to max_in_flight groups are written and
-//     synced concurrently by I/O threads; completions are released strictly in
-//     WAL order (a later group's sync finishing first does not release it).
+//     bounded by max_group_bytes; up to max_in_flight groups are written
+//     concurrently by I/O threads, and one sync at a time makes durable every
+//     group whose write returned before that sync started (the file's sync is
+//     a barrier over all completed writes, wal_file's contract); completions
+//     are released strictly in WAL order.
 //   - Capacity and back-pressure: a group is started only while
 //     (end - scan_start) + group size <= capacity, i.e. data not yet trimmed is
 //     never overwritten. While the ring is full, appends wait in the queue; the
@@ -42,11 +44,13 @@
 //
 // Threads: max_in_flight I/O threads. An idle I/O thread takes the queued
 // appends as one group (fixing its place in the ring and in WAL order under
-// the lock), copies and checksums them into an aligned buffer, writes and
-// syncs it, then releases every finished group at the front of WAL order --
-// its own and any later ones other threads finished meanwhile -- by running
-// their callbacks. So an append costs one thread hand-off (caller -> I/O
-// thread) and its callback none. trim() writes the header on the caller's
+// the lock), copies and checksums them into an aligned buffer and writes it.
+// If no sync is running it becomes the sync leader: it syncs, releases every
+// group that sync covered at the front of WAL order by running their
+// callbacks, and syncs again while groups written meanwhile wait; otherwise it
+// goes back to form the next group and the running leader covers its write
+// with its next sync. So an append costs one thread hand-off (caller -> I/O
+// thread) and its callback none, and writes go on while a sync runs. trim() writes the header on the caller's
 // thread. Callbacks must be short and must not call append(), trim() or
 // close() (post a message instead). append(), trim(), read(), and the
 // observers may be called from any thread.
@@ -83,7 +87,7 @@ struct wal_options {
     // Upper bound on one group's padded size (a single larger record still
     // forms a group of its own).
     size_t max_group_bytes = 1 << 20;
-    // Groups being written and synced at once.
+    // I/O threads: groups being written at once (one sync runs at a time).
     size_t max_in_flight = 4;
     // How long the writer lets the oldest queued append wait for more company
     // before writing a group that is smaller than max_group_bytes. Zero: write
@@ -164,8 +168,12 @@ private:
     void build_group(group_job& job, std::vector<pending_append>& items, uint64_t start,
                      uint64_t padded);
     status write_header(const wal_format::header& h);
-    // Writes one group (two writes when it wraps) and syncs; no lock held.
+    // Writes one group (two writes when it wraps); no lock held.
     status write_group(const group_job& job);
+    // The sync leader: syncs while groups written since the last sync wait,
+    // marks the groups each sync covered durable and releases them; clears
+    // _syncing. _mutex held (released around each sync).
+    void sync_written(std::unique_lock<std::mutex>& lock);
     // Returns a released group's buffer to the spare pool; _mutex held.
     void recycle(group_job& job);
 
@@ -183,6 +191,9 @@ private:
     size_t _idle_io = 0;                                // guarded by _mutex
     size_t _blocked_callers = 0;                        // guarded by _mutex
     bool _releasing = false;                            // guarded by _mutex
+    bool _syncing = false;         // guarded by _mutex; a sync leader is running
+    uint64_t _writes_completed = 0;  // guarded by _mutex; group writes returned ok
+    uint64_t _synced_seq = 0;        // guarded by _mutex; writes up to here are synced
     std::atomic<bool> _write_failed{false};             // set with _failed
     std::mutex _trim_mutex;                             // serializes trim()
     wal_format::header _header;                         // guarded by _mutex

@@ -83,22 +83,43 @@ struct completion_log {
 
 namespace floe::wal_test {
 
-// Wraps a wal_file; each sync sleeps a random 0..max_delay (so later groups
-// can finish before earlier ones) and the wrapper records how many syncs ran
-// at once.
+// Wraps a wal_file; each write and each sync sleeps a random 0..max_delay (so
+// later groups can finish before earlier ones) and the wrapper records how
+// many writes and how many syncs ran at once.
 class slow_file final : public wal_file {
 public:
     slow_file(std::shared_ptr<wal_file> inner, std::chrono::microseconds max_delay)
         : _inner(std::move(inner)), _max_delay(max_delay) {}
-    status write(uint64_t offset, byte_span data) override { return _inner->write(offset, data); }
+    status write(uint64_t offset, byte_span data) override {
+        counted busy(_writes, _max_writes);
+        pause();
+        return _inner->write(offset, data);
+    }
     status read(uint64_t offset, std::span<uint8_t> out) override {
         return _inner->read(offset, out);
     }
     status sync() override {
-        int now = ++_concurrent;
-        int seen = _max_concurrent.load();
-        while (now > seen && !_max_concurrent.compare_exchange_weak(seen, now)) {
+        counted busy(_syncs, _max_syncs);
+        pause();
+        return _inner->sync();
+    }
+    uint64_t size() const override { return _inner->size(); }
+    int max_concurrent_writes() const { return _max_writes.load(); }
+    int max_concurrent_syncs() const { return _max_syncs.load(); }
+
+private:
+    // Counts a call in progress and keeps the highest count seen.
+    struct counted {
+        counted(std::atomic<int>& now, std::atomic<int>& max) : _now(now) {
+            int mine = ++_now;
+            int seen = max.load();
+            while (mine > seen && !max.compare_exchange_weak(seen, mine)) {
+            }
         }
+        ~counted() { --_now; }
+        std::atomic<int>& _now;
+    };
+    void pause() {
         std::chrono::microseconds delay{0};
         {
             std::lock_guard lock(_mutex);
@@ -107,20 +128,16 @@ public:
             }
         }
         std::this_thread::sleep_for(delay);
-        auto s = _inner->sync();
-        --_concurrent;
-        return s;
     }
-    uint64_t size() const override { return _inner->size(); }
-    int max_concurrent_syncs() const { return _max_concurrent.load(); }
 
-private:
     std::shared_ptr<wal_file> _inner;
     std::chrono::microseconds _max_delay;
     std::mutex _mutex;
     std::mt19937 _rng{12345};
-    std::atomic<int> _concurrent{0};
-    std::atomic<int> _max_concurrent{0};
+    std::atomic<int> _writes{0};
+    std::atomic<int> _max_writes{0};
+    std::atomic<int> _syncs{0};
+    std::atomic<int> _max_syncs{0};
 };
 
 }  // namespace floe::wal_test

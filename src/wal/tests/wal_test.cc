@@ -155,7 +155,9 @@ TEST(Wal, CompletionsStayInOrderWithSeveralWritesInFlight) {
     b.join();
     log.wait(n);
     ASSERT_TRUE((*w)->close().has_value());
-    EXPECT_GE(file->max_concurrent_syncs(), 2) << "never had two writes in flight";
+    EXPECT_GE(file->max_concurrent_writes(), 2) << "never had two writes in flight";
+    // One sync covers every write that returned before it: never two at once.
+    EXPECT_EQ(file->max_concurrent_syncs(), 1);
     uint64_t last = 0;
     int64_t last_a = -1;
     int64_t last_b = -1;
@@ -301,11 +303,18 @@ TEST(Wal, LowerEpochIsFencedEqualOrHigherTakesOver) {
 
 // Fail-stop: inject the fault into the k-th group write (or sync); every
 // append acknowledged before it recovers, nothing after it is acknowledged.
-void check_fail_stop(const std::function<void(fault_file&, uint64_t)>& inject) {
+// With `delay`, writes and syncs take random times (slow_file), so groups are
+// written while the sync leader syncs and the fault lands mid-pipeline.
+void check_fail_stop(const std::function<void(fault_file&, uint64_t)>& inject,
+                     std::chrono::microseconds delay = std::chrono::microseconds(0)) {
     auto file = std::make_shared<fault_file>(file_size_for(1 << 20));
+    std::shared_ptr<wal_file> io = file;
+    if (delay.count() > 0) {
+        io = std::make_shared<slow_file>(file, delay);
+    }
     wal_options o = small_options(1 << 20);
     o.max_group_bytes = 8192;
-    auto w = wal::open(file, o);
+    auto w = wal::open(io, o);
     ASSERT_TRUE(w.has_value());
     // A few appends acknowledged one by one first: under load, groups are
     // written by several threads in any time order, so the fault may hit the
@@ -366,6 +375,19 @@ TEST(Wal, SyncErrorStopsTheWal) {
 
 TEST(Wal, TornWriteStopsTheWal) {
     check_fail_stop([](fault_file& f, uint64_t k) { f.tear_write(f.write_count() + k, 5000); });
+}
+
+TEST(Wal, FaultsWhileWritesOverlapTheSyncStopTheWal) {
+    using namespace std::chrono_literals;
+    for (uint64_t k : {1, 2, 5, 9}) {
+        SCOPED_TRACE("fault at the k-th operation after the first appends, k = " +
+                     std::to_string(k));
+        check_fail_stop([k](fault_file& f, uint64_t) { f.fail_sync(f.sync_count() + k); }, 800us);
+        check_fail_stop([k](fault_file& f, uint64_t) { f.fail_write(f.write_count() + k); },
+                        800us);
+        check_fail_stop(
+            [k](fault_file& f, uint64_t) { f.tear_write(f.write_count() + k, 5000); }, 800us);
+    }
 }
 
 // Crash at a random moment under load (keeping a random part of the unsynced
