@@ -18,7 +18,10 @@
 //     baseline of the latency target), then each storage target with "met" /
 //     "NOT met".
 // WAL options: wal_options defaults, or FLOE_BENCH_GROUP_BYTES /
-// FLOE_BENCH_IN_FLIGHT. Throughput in (b) is bounded by the producers' window
+// FLOE_BENCH_IN_FLIGHT. Experiments: FLOE_BENCH_SIZES="4096,16384" (append
+// sizes), FLOE_BENCH_HALF_RATE=N (half-load runs at N appends/s, skipping the
+// maximum runs), FLOE_BENCH_TICK_US=N (producers wake at most every N us at
+// half load and send what fell due). Throughput in (b) is bounded by the producers' window
 // (4 x 4 MiB outstanding) divided by the append latency (Little's law).
 // Files are zero-filled first, so writes overwrite allocated blocks, as a WAL
 // ring does after its first lap. A plain main() rather than Google Benchmark:
@@ -393,7 +396,15 @@ int main() {
     std::vector<std::pair<size_t, wal_run>> max_runs;
     double best_mib = 0;
     size_t best_size = 0;
+    // FLOE_BENCH_HALF_RATE (appends/s, all producers) fixes the half-load
+    // rate, to compare builds or settings at the same load; the maximum and
+    // lone-append runs are then skipped.
+    const double fixed_rate = static_cast<double>(env_size("FLOE_BENCH_HALF_RATE", 0));
     for (size_t size : bench_sizes()) {
+        if (fixed_rate > 0) {
+            max_runs.emplace_back(size, wal_run{});
+            continue;
+        }
         // Each producer keeps up to 4 MiB of appends outstanding (at least
         // 64 appends), as a broker with many connections has many produces
         // in flight; a count-only window would cap large appends by the
@@ -413,6 +424,9 @@ int main() {
     }
     std::printf("\nWAL append latency, one producer, one append outstanding (the floor):\n");
     for (size_t size : {1024, 16384}) {
+        if (fixed_rate > 0) {
+            break;
+        }
         auto r = run_wal(dir, size, 1, std::chrono::milliseconds(2000), 0, 1);
         std::printf("  %5zu B appends: p50 %.0f us  p99 %.0f us  p99.9 %.0f us  (%.0f appends/s)\n",
                     size, r.latency.p50, r.latency.p99, r.latency.p999, r.appends_per_s);
@@ -420,10 +434,7 @@ int main() {
     std::printf("\nWAL append latency at ~half of max throughput:\n");
     std::vector<std::pair<size_t, wal_run>> half_runs;
     for (auto& [size, max] : max_runs) {
-        // FLOE_BENCH_HALF_RATE (appends/s, all producers) fixes the rate, to
-        // compare builds at the same load.
-        double fixed = static_cast<double>(env_size("FLOE_BENCH_HALF_RATE", 0));
-        double rate = (fixed > 0 ? fixed : max.appends_per_s / 2) / producers;
+        double rate = (fixed_rate > 0 ? fixed_rate : max.appends_per_s / 2) / producers;
         auto r = run_wal(dir, size, producers, std::chrono::milliseconds(3000), rate);
         half_runs.emplace_back(size, r);
         std::printf(
