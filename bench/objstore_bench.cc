@@ -82,7 +82,7 @@ void bm_local_put(benchmark::State& state) {
     }
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
 }
-BENCHMARK(bm_local_put)->Arg(64 << 10)->Arg(4 << 20)->UseRealTime();
+BENCHMARK(bm_local_put)->Arg(64 << 10)->Arg(4 << 20)->Arg(16 << 20)->UseRealTime();
 
 void bm_local_get_range(benchmark::State& state) {
     local_fixture fixture;

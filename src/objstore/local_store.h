@@ -50,6 +50,8 @@ private:
 
     const std::string _root;
     std::atomic<uint64_t> _temp_counter{0};
+    // Puts use O_DIRECT until the file system refuses it once.
+    std::atomic<bool> _direct{true};
 };
 
 }  // namespace floe::objstore
