@@ -127,6 +127,10 @@ void group_log::append(std::vector<coordinator::log_record> records,
 void group_log::maybe_compact() {
     std::vector<std::vector<coordinator::log_record>> chunks;
     size_t before = 0;
+    // Read before the live keys are looked at: every record below it was
+    // applied to `live` before now, so if nothing is live below, nothing
+    // below it is needed any more.
+    const int64_t durable_end = _target->offsets().high_watermark;
     {
         std::lock_guard lock(_state->mutex);
         const size_t records = _state->log_records;
@@ -161,11 +165,32 @@ void group_log::maybe_compact() {
         }
     }
     if (chunks.empty()) {
-        // Nothing is live: there is no record to snapshot (a batch needs
-        // one) and so no offset to trim to; the superseded records stay
-        // until a key is live again and its snapshot supersedes them.
-        std::lock_guard lock(_state->mutex);
-        _state->compacting = false;
+        // Nothing is live: no snapshot is needed, and every durable record
+        // (all superseded) goes; records still in flight stay.
+        auto trim = [state = _state, target = _target, durable_end, before] {
+            bool trimmed = false;
+            if (durable_end > target->offsets().log_start_offset) {
+                status s = target->trim(durable_end);
+                trimmed = s.has_value();
+                if (!s) {
+                    FLOE_LOG(warn, "groups", "compacting ", target->topic(), "-",
+                             target->index(), ": trim failed: ", s.error_value().to_string());
+                }
+            }
+            std::lock_guard lock(state->mutex);
+            if (trimmed) {
+                // Approximate when appends were in flight: they are counted
+                // in `before` but stay in the log.
+                state->log_records -= std::min(state->log_records, before);
+                ++state->compactions;
+            }
+            state->compacting = false;
+        };
+        if (_blocking) {
+            _blocking(std::move(trim));
+        } else {
+            trim();
+        }
         return;
     }
     // The snapshot's first offset, and how many of its batches are still

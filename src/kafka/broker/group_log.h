@@ -21,7 +21,9 @@
 // every key's last value as of every append called before it, appends called
 // after it come after it in the log, and tombstoned keys are simply absent.
 // A failed snapshot append leaves the log as it was (no trim); the next
-// append retries.
+// append retries. When no key is live there is nothing to snapshot: the start
+// offset moves to the high watermark read before the live keys were looked
+// at (every record below it was applied by then, so all are superseded).
 //
 // Worked example (compact_min_records 4): commits of k1, k1, k2, k1, k1 ->
 // 5 records, 2 live keys -> snapshot [k2, k1] appended at offsets 5-6 ->
