@@ -95,6 +95,31 @@ struct shift_table {
     }
 };
 
+// The same product without data-dependent branches (for crc32c_combine at run
+// time, where the branches of multiply_mod_p mispredict half the time).
+inline uint32_t multiply_mod_p_branchless(uint32_t a, uint32_t b) {
+    uint32_t product = 0;
+    for (int bit = 31; bit >= 0; --bit) {
+        product ^= b & (0u - ((a >> bit) & 1u));
+        b = (b >> 1) ^ (kPolynomial & (0u - (b & 1u)));
+    }
+    return product;
+}
+
+// x^(8 * 2^k) modulo P for k = 0..63: the operators "append 2^k zero bytes",
+// so that appending n zero bytes is one product per set bit of n.
+struct zero_powers {
+    std::array<uint32_t, 64> t{};
+    constexpr zero_powers() {
+        uint32_t power = 1u << (31 - 8);  // x^8
+        for (auto& entry : t) {
+            entry = power;
+            power = multiply_mod_p(power, power);
+        }
+    }
+};
+constexpr zero_powers kZeroPowers;
+
 // Lane lengths: each block is three lanes. Long lanes amortise the combine on
 // big buffers; short lanes keep small buffers (a few hundred bytes and up) on
 // the three-chain path. Both are multiples of 8.
@@ -195,7 +220,14 @@ uint32_t crc32c_extend(uint32_t crc, const uint8_t* data, size_t length) {
 }
 
 uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t length_b) {
-    return multiply_mod_p(x_pow_8n_mod_p(length_b), crc_a) ^ crc_b;
+    // crc_a shifted by length_b zero bytes, one table operator per set bit.
+    uint32_t shifted = crc_a;
+    for (size_t k = 0; length_b != 0; ++k, length_b >>= 1) {
+        if (length_b & 1) {
+            shifted = multiply_mod_p_branchless(kZeroPowers.t[k], shifted);
+        }
+    }
+    return shifted ^ crc_b;
 }
 
 bool crc32c_hardware_available() { return kHardware; }
