@@ -75,9 +75,9 @@ def _recv_exactly(sock, length):
     return b"".join(chunks)
 
 
-def request(port, api_key, api_version, body, timeout=10.0, correlation_id=7):
-    """Sends one request (header v1) and returns the response body (header v0)."""
-    header = struct.pack(">hhi", api_key, api_version, correlation_id) + _string("floe-compat")
+def _round_trip(port, header, body, timeout, correlation_id):
+    """Sends header + body as one size-prefixed request and returns the whole
+    response after checking its correlation id."""
     payload = header + body
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.settimeout(timeout)
@@ -87,7 +87,13 @@ def request(port, api_key, api_version, body, timeout=10.0, correlation_id=7):
     got = struct.unpack_from(">i", response)[0]
     if got != correlation_id:
         raise ValueError(f"correlation id {got}, expected {correlation_id}")
-    return response[4:]
+    return response
+
+
+def request(port, api_key, api_version, body, timeout=10.0, correlation_id=7):
+    """Sends one request (header v1) and returns the response body (header v0)."""
+    header = struct.pack(">hhi", api_key, api_version, correlation_id) + _string("floe-compat")
+    return _round_trip(port, header, body, timeout, correlation_id)[4:]
 
 
 def request_flexible(port, api_key, api_version, body, timeout=10.0, correlation_id=7):
@@ -95,15 +101,7 @@ def request_flexible(port, api_key, api_version, body, timeout=10.0, correlation
     response body after header v1 (correlation id, tagged fields)."""
     header = (struct.pack(">hhi", api_key, api_version, correlation_id) +
               _string("floe-compat") + b"\x00")
-    payload = header + body
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.settimeout(timeout)
-        sock.sendall(struct.pack(">i", len(payload)) + payload)
-        size = struct.unpack(">i", _recv_exactly(sock, 4))[0]
-        response = _recv_exactly(sock, size)
-    got = struct.unpack_from(">i", response)[0]
-    if got != correlation_id:
-        raise ValueError(f"correlation id {got}, expected {correlation_id}")
+    response = _round_trip(port, header, body, timeout, correlation_id)
     if response[4] != 0:
         raise ValueError("response header carries tagged fields")
     return response[5:]

@@ -181,6 +181,21 @@ TEST_F(PartitionTest, GroupLogAppendsOneBatchPerCallAndReadsEverythingBackInOrde
     EXPECT_TRUE(called);
 }
 
+// What a coordinator's replay of `records` keeps: the last value of each key
+// whose last record is not a tombstone.
+std::map<std::string, std::string> replay(const std::vector<coordinator::log_record>& records) {
+    std::map<std::string, std::string> live;
+    for (const auto& r : records) {
+        std::string key(r.key.begin(), r.key.end());
+        if (r.value) {
+            live[key] = std::string(r.value->begin(), r.value->end());
+        } else {
+            live.erase(key);
+        }
+    }
+    return live;
+}
+
 TEST_F(PartitionTest, GroupLogWithNothingLiveTrimsEverythingDurable) {
     auto p = std::make_shared<partition>("__consumer_offsets", 2, stream_id(11), 0, *store);
     ASSERT_TRUE(p->load(epoch(1)).has_value());
@@ -218,15 +233,7 @@ TEST_F(PartitionTest, GroupLogWithNothingLiveTrimsEverythingDurable) {
     auto back = group_log::read_all(*p);
     ASSERT_TRUE(back.has_value()) << back.error_value().to_string();
     EXPECT_LE(back->size(), 1u);
-    std::map<std::string, std::string> replayed;
-    for (const auto& r : *back) {
-        std::string key(r.key.begin(), r.key.end());
-        if (r.value) {
-            replayed[key] = std::string(r.value->begin(), r.value->end());
-        } else {
-            replayed.erase(key);
-        }
-    }
+    auto replayed = replay(*back);
     EXPECT_TRUE(replayed.empty()) << replayed.size() << " keys live after a replay";
     // A key written afterwards is kept: trimming only ever covers what was
     // dead when it was decided.
@@ -276,15 +283,7 @@ TEST_F(PartitionTest, GroupLogCompactsToTheLastValueOfEachLiveKey) {
     ASSERT_TRUE(back.has_value()) << back.error_value().to_string();
     // What a replay sees: the last value of each live key, and fewer records
     // than were appended.
-    std::map<std::string, std::string> replayed;
-    for (const auto& r : *back) {
-        std::string key(r.key.begin(), r.key.end());
-        if (r.value) {
-            replayed[key] = std::string(r.value->begin(), r.value->end());
-        } else {
-            replayed.erase(key);
-        }
-    }
+    auto replayed = replay(*back);
     EXPECT_EQ(replayed, expected);
     EXPECT_LT(back->size(), 100u);
     EXPECT_EQ(log.live_keys(), expected.size());
