@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "base/log.h"
 #include "kafka/protocol/record_batch.h"
@@ -41,6 +42,28 @@ struct group_log::state {
     size_t log_records = 0;                  // guarded by mutex
     bool compacting = false;                 // guarded by mutex
     uint64_t compactions = 0;                // guarded by mutex
+
+    // Ends a compaction: moves the partition start to `to` (nothing when
+    // empty) and, once that is durable, forgets the `before` records it
+    // covered (approximately, when appends were in flight: they are counted
+    // in `before` but stay in the log). A blocking metadata update.
+    void finish_compaction(partition& target, std::optional<int64_t> to, size_t before) {
+        bool trimmed = false;
+        if (to) {
+            status s = target.trim(*to);
+            trimmed = s.has_value();
+            if (!s) {
+                FLOE_LOG(warn, "groups", "compacting ", target.topic(), "-", target.index(),
+                         ": trim failed: ", s.error_value().to_string());
+            }
+        }
+        std::lock_guard lock(mutex);
+        if (trimmed) {
+            log_records -= std::min(log_records, before);
+            ++compactions;
+        }
+        compacting = false;
+    }
 
     void apply(const coordinator::log_record& r) {
         std::string key(r.key.begin(), r.key.end());
@@ -168,23 +191,9 @@ void group_log::maybe_compact() {
         // Nothing is live: no snapshot is needed, and every durable record
         // (all superseded) goes; records still in flight stay.
         auto trim = [state = _state, target = _target, durable_end, before] {
-            bool trimmed = false;
-            if (durable_end > target->offsets().log_start_offset) {
-                status s = target->trim(durable_end);
-                trimmed = s.has_value();
-                if (!s) {
-                    FLOE_LOG(warn, "groups", "compacting ", target->topic(), "-",
-                             target->index(), ": trim failed: ", s.error_value().to_string());
-                }
-            }
-            std::lock_guard lock(state->mutex);
-            if (trimmed) {
-                // Approximate when appends were in flight: they are counted
-                // in `before` but stay in the log.
-                state->log_records -= std::min(state->log_records, before);
-                ++state->compactions;
-            }
-            state->compacting = false;
+            bool behind = durable_end > target->offsets().log_start_offset;
+            state->finish_compaction(*target, behind ? std::optional(durable_end) : std::nullopt,
+                                     before);
         };
         if (_blocking) {
             _blocking(std::move(trim));
@@ -219,21 +228,9 @@ void group_log::maybe_compact() {
             return;
         }
         auto trim = [state, target, tracking, before] {
-            bool trimmed = false;
-            if (!tracking->failed && tracking->first_offset >= 0) {
-                status s = target->trim(tracking->first_offset);
-                trimmed = s.has_value();
-                if (!s) {
-                    FLOE_LOG(warn, "groups", "compacting ", target->topic(), "-", target->index(),
-                             ": trim failed: ", s.error_value().to_string());
-                }
-            }
-            std::lock_guard lock(state->mutex);
-            if (trimmed) {
-                state->log_records -= before;
-                ++state->compactions;
-            }
-            state->compacting = false;
+            bool written = !tracking->failed && tracking->first_offset >= 0;
+            state->finish_compaction(
+                *target, written ? std::optional(tracking->first_offset) : std::nullopt, before);
         };
         if (blocking) {
             blocking(std::move(trim));
