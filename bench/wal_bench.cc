@@ -43,6 +43,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/thread_name.h"
 #include "wal/file.h"
 #include "wal/wal.h"
 
@@ -154,8 +155,8 @@ percentiles raw_loaded_latency(floe::posix_file& file, size_t block_size, int wr
             while (clock_type::now() < end_at) {
                 std::this_thread::sleep_until(next);
                 next += interval;
-                uint64_t at = cursor.fetch_add(block_size) % (file.size() / block_size) *
-                              block_size;
+                uint64_t at =
+                    cursor.fetch_add(block_size) % (file.size() / block_size) * block_size;
                 auto t0 = clock_type::now();
                 if (!file.write(at, {block.data(), block.size()}) || !file.sync()) {
                     std::fprintf(stderr, "raw write failed\n");
@@ -225,6 +226,10 @@ std::chrono::microseconds pacing_tick() {
 size_t in_flight() {
     return env_size("FLOE_BENCH_IN_FLIGHT", floe::wal_options{}.max_in_flight);
 }
+std::chrono::microseconds group_delay() {
+    return std::chrono::microseconds(
+        env_size("FLOE_BENCH_GROUP_DELAY_US", floe::wal_options{}.group_delay.count()));
+}
 
 // Append sizes to run: FLOE_BENCH_SIZES="1024,16384" or all four.
 std::vector<size_t> bench_sizes() {
@@ -249,7 +254,7 @@ struct wal_run {
     double mib_per_s = 0;
     double appends_per_s = 0;
     double records_per_group = 0;
-    double cpu_cores = 0;  // process CPU time / wall time during the run
+    double cpu_cores = 0;            // process CPU time / wall time during the run
     double written_bytes_per_s = 0;  // padded group bytes written per second
     percentiles latency{};
 };
@@ -274,6 +279,7 @@ wal_run run_wal(const std::string& dir, size_t payload_size, int producers,
     o.capacity = capacity;
     o.max_in_flight = in_flight();
     o.max_group_bytes = group_bytes();
+    o.group_delay = group_delay();
     auto opened = floe::wal::open(std::shared_ptr<floe::wal_file>(std::move(*file)), o);
     if (!opened) {
         std::fprintf(stderr, "wal: %s\n", opened.error_value().to_string().c_str());
@@ -282,6 +288,7 @@ wal_run run_wal(const std::string& dir, size_t payload_size, int producers,
     floe::wal& w = **opened;
     std::atomic<bool> stop{false};
     std::thread trimmer([&] {
+        floe::set_thread_name("trimmer");
         while (!stop.load()) {
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
             uint64_t end = w.durable_end();
@@ -304,6 +311,7 @@ wal_run run_wal(const std::string& dir, size_t payload_size, int producers,
     std::vector<std::thread> threads;
     for (int t = 0; t < producers; ++t) {
         threads.emplace_back([&, t] {
+            floe::set_thread_name("producer");
             std::mutex m;
             std::condition_variable cv;
             int outstanding = 0;

@@ -13,6 +13,8 @@
 #include <system_error>
 #include <utility>
 
+#include "base/thread_name.h"
+
 namespace floe::metadata {
 
 namespace {
@@ -143,7 +145,10 @@ public:
     ~watch_hub() { stop(); }
 
     void start() {
-        _thread = std::thread([this] { run(); });
+        _thread = std::thread([this] {
+            set_thread_name("meta-watch");
+            run();
+        });
     }
     void stop() {
         {
@@ -343,7 +348,10 @@ result<std::unique_ptr<embedded_store>> embedded_store::open(embedded_store_opti
         FLOE_TRY(store->load_state());
     }
     store->_hub->start();
-    store->_reaper = std::thread([s = store.get()] { s->reaper_loop(); });
+    store->_reaper = std::thread([s = store.get()] {
+        set_thread_name("meta-leases");
+        s->reaper_loop();
+    });
     return store;
 }
 

@@ -12,6 +12,7 @@
 #include <malloc.h>
 #endif
 
+#include "base/thread_name.h"
 #include "metadata/registry_keys.h"
 #include "wal/recovery.h"
 
@@ -94,9 +95,15 @@ result<std::unique_ptr<stream_store>> stream_store::open(
     store->_wal_acked_end = store->_wal->start_position();
     FLOE_TRY(store->collect_garbage());
     store->_pending_since = std::chrono::steady_clock::now();
-    store->_uploader = std::thread([s = store.get()] { s->uploader_loop(); });
+    store->_uploader = std::thread([s = store.get()] {
+        set_thread_name("stream-upload");
+        s->uploader_loop();
+    });
     if (store->_options.maintenance_interval.count() > 0) {
-        store->_maintenance = std::thread([s = store.get()] { s->maintenance_loop(); });
+        store->_maintenance = std::thread([s = store.get()] {
+            set_thread_name("stream-maint");
+            s->maintenance_loop();
+        });
     }
     return store;
 }

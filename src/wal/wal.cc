@@ -6,6 +6,7 @@
 #include <string>
 
 #include "base/crc32c.h"
+#include "base/thread_name.h"
 
 namespace floe {
 
@@ -123,7 +124,10 @@ wal::wal(std::shared_ptr<wal_file> file, wal_options options, fmt::header header
       _groups(scan.groups.begin(), scan.groups.end()),
       _buffer_size(std::min<uint64_t>(fmt::round_up(options.max_group_bytes), 16 << 20)) {
     for (size_t i = 0; i < _options.max_in_flight; ++i) {
-        _io_threads.emplace_back([this] { io_loop(); });
+        _io_threads.emplace_back([this] {
+            set_thread_name("wal-io");
+            io_loop();
+        });
     }
 }
 

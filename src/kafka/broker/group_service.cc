@@ -5,6 +5,7 @@
 #include <future>
 
 #include "base/log.h"
+#include "base/thread_name.h"
 #include "kafka/broker/broker.h"
 
 namespace floe::kafka {
@@ -68,7 +69,10 @@ group_service::~group_service() {
 status group_service::start() {
     _work = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
         _context->get_executor());
-    _thread = std::thread([context = _context] { context->run(); });
+    _thread = std::thread([context = _context] {
+        set_thread_name("groups");
+        context->run();
+    });
     if (_owner.topics().find(k_offsets_topic)) {
         return load_shards();
     }

@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "base/log.h"
+#include "base/thread_name.h"
 #include "kafka/protocol/generated/api_registry.h"
 #include "kafka/server/frame_assembler.h"
 #include "kafka/server/request_parser.h"
@@ -597,6 +598,7 @@ status server::start(request_handler& handler) {
         s->thread = std::thread([this, self] {
             t_server = this;
             t_shard = self->index;
+            set_thread_name("kafka-shard-" + std::to_string(self->index));
             // A completion handler that throws is a bug in Floe; log it and
             // keep serving the shard's other connections.
             for (;;) {
