@@ -7,25 +7,26 @@
 //     (1 MiB O_DIRECT writes, one fdatasync at the end);
 // (b) WAL sustained append throughput, 1 KiB..64 KiB appends from 4 producer
 //     threads (each keeps up to 4 MiB of appends outstanding, at least 64
-//     appends), a trimmer keeping
-//     the ring half free;
+//     appends), a trimmer keeping the ring half free;
 // (c) WAL append latency (append() to callback) p50/p99/p99.9 with producers
-//     paced at about half of the throughput measured in (b);
-// (d) the device's write+fdatasync latency again, at the WAL's mean group size
-//     in each (c) run, alone (one write at a time) and under the same load as
-//     the WAL's (as many concurrent writers as the WAL has groups in flight,
-//     the same bytes/s: the device's own p99 at that throughput, the
-//     baseline of the latency target), then each storage target with "met" /
-//     "NOT met".
+//     paced at about half of the throughput measured in (b), in slices that
+//     alternate with (d) the device's write+fdatasync latency under the same
+//     load (as many concurrent writers as the WAL has groups in flight, each
+//     writing the WAL's mean group size of the slice before, the same bytes/s:
+//     the device's own p99 at that throughput, the baseline of the latency
+//     target), so that both sides see the same machine;
+// (e) the device's write+fdatasync latency alone (one write at a time) at the
+//     WAL's mean group size in each (c) run; then each storage target with
+//     "met" / "NOT met".
 // WAL options: wal_options defaults, or FLOE_BENCH_GROUP_BYTES /
-// FLOE_BENCH_IN_FLIGHT. Experiments: FLOE_BENCH_SIZES="4096,16384" (append
-// sizes), FLOE_BENCH_HALF_RATE=N (half-load runs at N appends/s, skipping the
-// maximum runs), FLOE_BENCH_TICK_US=N (producers wake at most every N us at
-// half load and send what fell due). Throughput in (b) is bounded by the producers' window
-// (4 x 4 MiB outstanding) divided by the append latency (Little's law).
-// Files are zero-filled first, so writes overwrite allocated blocks, as a WAL
-// ring does after its first lap. A plain main() rather than Google Benchmark:
-// these are multi-threaded, time-based runs with latency percentiles.
+// FLOE_BENCH_IN_FLIGHT / FLOE_BENCH_GROUP_DELAY_US. Experiments: FLOE_BENCH_SIZES="4096,16384"
+// (append sizes), FLOE_BENCH_ROUNDS=N (half-load rounds, default 5), FLOE_BENCH_HALF_RATE=N
+// (half-load runs at N appends/s, skipping the maximum runs), FLOE_BENCH_TICK_US=N (producers wake
+// at most every N us at half load and send what fell due). Throughput in (b) is bounded by the
+// producers' window (4 x 4 MiB outstanding) divided by the append latency (Little's law). Files are
+// zero-filled first, so writes overwrite allocated blocks, as a WAL ring does after its first lap.
+// A plain main() rather than Google Benchmark: these are multi-threaded, time-based runs with
+// latency percentiles.
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -134,8 +135,9 @@ std::vector<double> raw_sync_table(const std::string& dir, const std::vector<siz
 // shared sequential cursor and then calling fdatasync -- the I/O pattern of
 // the WAL's concurrent groups, without the WAL -- paced together at
 // `bytes_per_s`. Latency from each write's start to its sync's return.
-percentiles raw_loaded_latency(floe::posix_file& file, size_t block_size, int writers,
-                               double bytes_per_s, std::chrono::milliseconds duration) {
+// Appends the latency samples (us) to `samples`.
+void raw_loaded_latency(floe::posix_file& file, size_t block_size, int writers, double bytes_per_s,
+                        std::chrono::milliseconds duration, std::vector<double>& samples) {
     std::atomic<uint64_t> cursor{0};
     std::mutex lat_mutex;
     std::vector<double> lat;
@@ -171,7 +173,7 @@ percentiles raw_loaded_latency(floe::posix_file& file, size_t block_size, int wr
     for (auto& t : threads) {
         t.join();
     }
-    return summarize(lat);
+    samples.insert(samples.end(), lat.begin(), lat.end());
 }
 
 double raw_device(const std::string& dir) {
@@ -257,6 +259,7 @@ struct wal_run {
     double cpu_cores = 0;            // process CPU time / wall time during the run
     double written_bytes_per_s = 0;  // padded group bytes written per second
     percentiles latency{};
+    std::vector<double> samples;  // every append's latency (us)
 };
 
 // Runs producers against a fresh WAL for `duration`. rate_per_producer == 0:
@@ -382,6 +385,7 @@ wal_run run_wal(const std::string& dir, size_t payload_size, int producers,
     out.mean_group_bytes =
         stats.groups ? static_cast<double>(stats.bytes) / static_cast<double>(stats.groups) : 0;
     out.latency = summarize(latencies);
+    out.samples = std::move(latencies);
     out.cpu_cores = cpu / seconds;
     out.written_bytes_per_s = static_cast<double>(stats.bytes) / seconds;
     std::filesystem::remove(path);
@@ -439,23 +443,61 @@ int main() {
         std::printf("  %5zu B appends: p50 %.0f us  p99 %.0f us  p99.9 %.0f us  (%.0f appends/s)\n",
                     size, r.latency.p50, r.latency.p99, r.latency.p999, r.appends_per_s);
     }
-    std::printf("\nWAL append latency at ~half of max throughput:\n");
-    std::vector<std::pair<size_t, wal_run>> half_runs;
-    for (auto& [size, max] : max_runs) {
-        double rate = (fixed_rate > 0 ? fixed_rate : max.appends_per_s / 2) / producers;
-        auto r = run_wal(dir, size, producers, std::chrono::milliseconds(3000), rate);
-        half_runs.emplace_back(size, r);
-        std::printf(
-            "  %5zu B appends at %8.0f/s (%6.1f MiB/s): p50 %.0f us  p99 %.0f us  "
-            "p99.9 %.0f us  %5.1f records/group  %4.0f KiB/group  %.2f cores\n",
-            size, r.appends_per_s, r.mib_per_s, r.latency.p50, r.latency.p99, r.latency.p999,
-            r.records_per_group, r.mean_group_bytes / 1024, r.cpu_cores);
-    }
-    // The device's write+fdatasync latency at the sizes the WAL actually wrote
-    // at half load (its mean group size per append size, rounded up to 4 KiB),
-    // measured now, next to the WAL figures above.
+    // Half load: the WAL and the device carrying the same load alternate in
+    // slices (WAL, then the device at that slice's group size and bytes/s),
+    // so both see the same machine; each side's percentiles are over all of
+    // its slices.
+    const int rounds = static_cast<int>(env_size("FLOE_BENCH_ROUNDS", 5));
+    const auto slice = std::chrono::milliseconds(1000);
     std::printf(
-        "\ndevice write+fdatasync at the WAL's half-load group sizes (O_DIRECT, same file "
+        "\nWAL append latency at ~half of max throughput, alternating with the device under "
+        "the same load (%zu writers, each write+fdatasync of the WAL's mean group size, paced at "
+        "the bytes/s the WAL wrote), %d rounds of %lld ms each:\n",
+        in_flight(), rounds, static_cast<long long>(slice.count()));
+    std::vector<std::pair<size_t, wal_run>> half_runs;
+    std::vector<percentiles> loaded_runs;
+    {
+        auto raw = open_raw(dir);
+        for (auto& [size, max] : max_runs) {
+            double rate = (fixed_rate > 0 ? fixed_rate : max.appends_per_s / 2) / producers;
+            wal_run pooled;
+            std::vector<double> device_samples;
+            for (int round = 0; round < rounds; ++round) {
+                auto r = run_wal(dir, size, producers, slice, rate);
+                pooled.samples.insert(pooled.samples.end(), r.samples.begin(), r.samples.end());
+                pooled.appends_per_s += r.appends_per_s / rounds;
+                pooled.mib_per_s += r.mib_per_s / rounds;
+                pooled.records_per_group += r.records_per_group / rounds;
+                pooled.mean_group_bytes += r.mean_group_bytes / rounds;
+                pooled.cpu_cores += r.cpu_cores / rounds;
+                pooled.written_bytes_per_s += r.written_bytes_per_s / rounds;
+                size_t block = std::max<size_t>(
+                    4096, (static_cast<size_t>(r.mean_group_bytes) + 4095) / 4096 * 4096);
+                raw_loaded_latency(*raw, block, static_cast<int>(in_flight()),
+                                   r.written_bytes_per_s, slice, device_samples);
+            }
+            pooled.latency = summarize(pooled.samples);
+            auto device = summarize(device_samples);
+            std::printf(
+                "  %5zu B appends at %8.0f/s (%6.1f MiB/s): p50 %.0f us  p99 %.0f us  "
+                "p99.9 %.0f us  %5.1f records/group  %4.0f KiB/group  %.2f cores\n"
+                "        device under the same load (%6.1f MiB/s): p50 %.0f us  p99 %.0f us  "
+                "p99.9 %.0f us\n",
+                size, pooled.appends_per_s, pooled.mib_per_s, pooled.latency.p50,
+                pooled.latency.p99, pooled.latency.p999, pooled.records_per_group,
+                pooled.mean_group_bytes / 1024, pooled.cpu_cores,
+                pooled.written_bytes_per_s / (1 << 20), device.p50, device.p99, device.p999);
+            half_runs.emplace_back(size, std::move(pooled));
+            loaded_runs.push_back(device);
+        }
+        raw.reset();
+        std::filesystem::remove(dir + "/raw.bin");
+    }
+    // The device's write+fdatasync latency alone (one write at a time) at the
+    // sizes the WAL wrote at half load (its mean group size per append size,
+    // rounded up to 4 KiB).
+    std::printf(
+        "\ndevice write+fdatasync alone at the WAL's half-load group sizes (O_DIRECT, same file "
         "system):\n");
     std::vector<size_t> sizes{16384};
     for (auto& [size, r] : half_runs) {
@@ -463,26 +505,9 @@ int main() {
             std::max<size_t>(4096, (static_cast<size_t>(r.mean_group_bytes) + 4095) / 4096 * 4096));
     }
     auto raw_p99 = raw_sync_table(dir, sizes);
-    // The device carrying the WAL's half load itself: the same write size,
-    // the same number of concurrent writers and the same bytes per second.
-    std::printf(
-        "\ndevice under the same load (%zu writers, each write+fdatasync of the WAL's mean "
-        "group size, paced at the WAL's written bytes/s):\n",
-        in_flight());
     std::vector<double> loaded_p99;
-    {
-        auto file = open_raw(dir);
-        for (size_t i = 0; i < half_runs.size(); ++i) {
-            auto& r = half_runs[i].second;
-            auto p = raw_loaded_latency(*file, sizes[i + 1], static_cast<int>(in_flight()),
-                                        r.written_bytes_per_s, std::chrono::milliseconds(3000));
-            std::printf(
-                "  %4zu KiB writes at %6.1f MiB/s: p50 %.0f us  p99 %.0f us  p99.9 %.0f us\n",
-                sizes[i + 1] / 1024, r.written_bytes_per_s / (1 << 20), p.p50, p.p99, p.p999);
-            loaded_p99.push_back(p.p99);
-        }
-        file.reset();
-        std::filesystem::remove(dir + "/raw.bin");
+    for (auto& p : loaded_runs) {
+        loaded_p99.push_back(p.p99);
     }
     std::printf("\ntargets:\n");
     for (size_t i = 0; i < half_runs.size(); ++i) {
