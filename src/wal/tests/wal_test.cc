@@ -3,6 +3,7 @@
 // crash (drop unsynced) consistency.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
@@ -328,12 +329,23 @@ void check_fail_stop(const std::function<void(fault_file&, uint64_t)>& inject,
     }
     inject(*file, 5);
     completion_log log;
-    constexpr int n = 200;
-    for (int i = before; i < n; ++i) {
-        (*w)->append(stream_id(1), epoch(1), offset(i), 1, make_payload(1, i, 1000),
-                     log.callback(static_cast<uint64_t>(i)));
+    // Waves of appends until one fails: each wave ends with all of its
+    // appends completed, so it costs at least one write and one sync, and the
+    // fault is reached however many groups a sync covers (at most 40 waves).
+    constexpr int wave = 50;
+    int n = before;
+    auto any_failed = [&] {
+        std::lock_guard lock(log.mutex);
+        return std::any_of(log.entries.begin(), log.entries.end(),
+                           [](const auto& e) { return !e.outcome.has_value(); });
+    };
+    for (int round = 0; round < 40 && !any_failed(); ++round) {
+        for (int j = 0; j < wave; ++j, ++n) {
+            (*w)->append(stream_id(1), epoch(1), offset(n), 1, make_payload(1, n, 1000),
+                         log.callback(static_cast<uint64_t>(n)));
+        }
+        log.wait(static_cast<size_t>(n - before));
     }
-    log.wait(n - before);
     bool failed = false;
     for (const auto& e : log.entries) {
         if (e.outcome.has_value()) {
