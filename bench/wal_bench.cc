@@ -139,8 +139,7 @@ std::vector<double> raw_sync_table(const std::string& dir, const std::vector<siz
 void raw_loaded_latency(floe::posix_file& file, size_t block_size, int writers, double bytes_per_s,
                         std::chrono::milliseconds duration, std::vector<double>& samples) {
     std::atomic<uint64_t> cursor{0};
-    std::mutex lat_mutex;
-    std::vector<double> lat;
+    std::mutex samples_mutex;
     auto start = clock_type::now();
     auto end_at = start + duration;
     double per_writer = bytes_per_s / static_cast<double>(block_size) / writers;
@@ -166,14 +165,13 @@ void raw_loaded_latency(floe::posix_file& file, size_t block_size, int writers, 
                 }
                 mine.push_back(micros(clock_type::now() - t0));
             }
-            std::lock_guard lock(lat_mutex);
-            lat.insert(lat.end(), mine.begin(), mine.end());
+            std::lock_guard lock(samples_mutex);
+            samples.insert(samples.end(), mine.begin(), mine.end());
         });
     }
     for (auto& t : threads) {
         t.join();
     }
-    samples.insert(samples.end(), lat.begin(), lat.end());
 }
 
 double raw_device(const std::string& dir) {
@@ -505,15 +503,11 @@ int main() {
             std::max<size_t>(4096, (static_cast<size_t>(r.mean_group_bytes) + 4095) / 4096 * 4096));
     }
     auto raw_p99 = raw_sync_table(dir, sizes);
-    std::vector<double> loaded_p99;
-    for (auto& p : loaded_runs) {
-        loaded_p99.push_back(p.p99);
-    }
     std::printf("\ntargets:\n");
     for (size_t i = 0; i < half_runs.size(); ++i) {
         auto& [size, r] = half_runs[i];
         double device = raw_p99[i + 1];
-        double loaded = loaded_p99[i];
+        double loaded = loaded_runs[i].p99;
         std::printf(
             "  %5zu B appends, p99 at half load %5.0f us <= device p99 under the same load "
             "(%4.0f us) + 500 us = %5.0f us: %s  [device alone at %zu KiB: %4.0f us + 500: %s]\n",

@@ -504,7 +504,6 @@ void wal::release_ready(std::unique_lock<std::mutex>& lock) {
                 }
             }
             lock.lock();
-            recycle(*job);
             continue;
         }
         // Fail-stop: once nothing is in flight, everything still queued fails,

@@ -50,10 +50,10 @@
 // callbacks, and syncs again while groups written meanwhile wait; otherwise it
 // goes back to form the next group and the running leader covers its write
 // with its next sync. So an append costs one thread hand-off (caller -> I/O
-// thread) and its callback none, and writes go on while a sync runs. trim() writes the header on the caller's
-// thread. Callbacks must be short and must not call append(), trim() or
-// close() (post a message instead). append(), trim(), read(), and the
-// observers may be called from any thread.
+// thread) and its callback none, and writes go on while a sync runs. trim()
+// writes the header on the caller's thread. Callbacks must be short and must
+// not call append(), trim() or close() (post a message instead). append(),
+// trim(), read(), and the observers may be called from any thread.
 #pragma once
 
 #include <atomic>
@@ -174,7 +174,8 @@ private:
     // marks the groups each sync covered durable and releases them; clears
     // _syncing. _mutex held (released around each sync).
     void sync_written(std::unique_lock<std::mutex>& lock);
-    // Returns a released group's buffer to the spare pool; _mutex held.
+    // Returns a written group's buffer to the spare pool (or frees it);
+    // _mutex held.
     void recycle(group_job& job);
 
     const std::shared_ptr<wal_file> _file;
@@ -191,18 +192,18 @@ private:
     size_t _idle_io = 0;                                // guarded by _mutex
     size_t _blocked_callers = 0;                        // guarded by _mutex
     bool _releasing = false;                            // guarded by _mutex
-    bool _syncing = false;         // guarded by _mutex; a sync leader is running
-    uint64_t _writes_completed = 0;  // guarded by _mutex; group writes returned ok
-    uint64_t _synced_seq = 0;        // guarded by _mutex; writes up to here are synced
-    std::atomic<bool> _write_failed{false};             // set with _failed
-    std::mutex _trim_mutex;                             // serializes trim()
-    wal_format::header _header;                         // guarded by _mutex
-    uint64_t _end;                 // guarded by _mutex; end of dispatched groups
-    uint64_t _durable_end;         // guarded by _mutex
-    std::optional<error> _failed;  // guarded by _mutex
-    bool _closing = false;         // guarded by _mutex
-    bool _stopped = false;         // guarded by _mutex
-    stats _stats;                  // guarded by _mutex
+    bool _syncing = false;                   // guarded by _mutex; a sync leader is running
+    uint64_t _writes_completed = 0;          // guarded by _mutex; group writes returned ok
+    uint64_t _synced_seq = 0;                // guarded by _mutex; writes up to here are synced
+    std::atomic<bool> _write_failed{false};  // set with _failed
+    std::mutex _trim_mutex;                  // serializes trim()
+    wal_format::header _header;              // guarded by _mutex
+    uint64_t _end;                           // guarded by _mutex; end of dispatched groups
+    uint64_t _durable_end;                   // guarded by _mutex
+    std::optional<error> _failed;            // guarded by _mutex
+    bool _closing = false;                   // guarded by _mutex
+    bool _stopped = false;                   // guarded by _mutex
+    stats _stats;                            // guarded by _mutex
     // [start, end) of groups from scan_start on; guarded by _mutex.
     std::deque<std::pair<uint64_t, uint64_t>> _groups;
     // Group buffers of _buffer_size bytes for reuse; guarded by _mutex.

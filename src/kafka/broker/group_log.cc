@@ -25,6 +25,15 @@ status to_status(const produce_outcome& o) {
     }
 }
 
+// Runs `work` on `blocking`, or on the calling thread when there is none.
+void run_blocking(const group_log::poster& blocking, std::function<void()> work) {
+    if (blocking) {
+        blocking(std::move(work));
+    } else {
+        work();
+    }
+}
+
 }  // namespace
 
 // The compaction state, shared with snapshot completions (which may outlive
@@ -195,11 +204,7 @@ void group_log::maybe_compact() {
             state->finish_compaction(*target, behind ? std::optional(durable_end) : std::nullopt,
                                      before);
         };
-        if (_blocking) {
-            _blocking(std::move(trim));
-        } else {
-            trim();
-        }
+        run_blocking(_blocking, std::move(trim));
         return;
     }
     // The snapshot's first offset, and how many of its batches are still
@@ -232,11 +237,7 @@ void group_log::maybe_compact() {
             state->finish_compaction(
                 *target, written ? std::optional(tracking->first_offset) : std::nullopt, before);
         };
-        if (blocking) {
-            blocking(std::move(trim));
-        } else {
-            trim();
-        }
+        run_blocking(blocking, std::move(trim));
     };
     for (size_t i = 0; i < chunks.size(); ++i) {
         const bool first = i == 0;
