@@ -24,7 +24,8 @@
 // (half-load runs at N appends/s, skipping the maximum runs), FLOE_BENCH_TICK_US=N (producers wake
 // at most every N us at half load and send what fell due). Throughput in (b) is bounded by the
 // producers' window (4 x 4 MiB outstanding) divided by the append latency (Little's law). Files are
-// zero-filled first, so writes overwrite allocated blocks, as a WAL ring does after its first lap.
+// zero-filled and written over once first, so writes overwrite allocated blocks, as a WAL ring does
+// after its first lap; every WAL run reuses one file, as a broker keeps its WAL.
 // A plain main() rather than Google Benchmark: these are multi-threaded, time-based runs with
 // latency percentiles.
 #include <fcntl.h>
@@ -105,15 +106,35 @@ percentiles raw_sync_latency(floe::posix_file& file, size_t block_size, int n) {
     return summarize(lat);
 }
 
-std::unique_ptr<floe::posix_file> open_raw(const std::string& dir) {
-    std::string path = dir + "/raw.bin";
+// Creates `path` with `size` bytes (zero-filled), then writes it over once
+// with a pattern and syncs: every later write overwrites blocks the file
+// system and the device already hold, as in a WAL ring after its first lap
+// (the first lap through a new file is slower per sync; see
+// docs/benchmarks.md). The WAL file and the device's file get the same
+// treatment.
+std::unique_ptr<floe::posix_file> create_written(const std::string& path, uint64_t size) {
     std::filesystem::remove(path);
-    auto file = floe::posix_file::open(path, 256ull << 20, {.zero_fill = true});
+    auto file = floe::posix_file::open(path, size, {.zero_fill = true});
     if (!file) {
-        std::fprintf(stderr, "raw: %s\n", file.error_value().to_string().c_str());
+        std::fprintf(stderr, "%s: %s\n", path.c_str(), file.error_value().to_string().c_str());
+        std::exit(1);
+    }
+    floe::aligned_buffer block(1 << 20);
+    std::fill_n(block.data(), block.size(), uint8_t{0x3C});
+    for (uint64_t at = 0; at < size; at += block.size()) {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(block.size(), size - at));
+        if (!(*file)->write(at, {block.data(), n})) {
+            std::exit(1);
+        }
+    }
+    if (!(*file)->sync()) {
         std::exit(1);
     }
     return std::move(*file);
+}
+
+std::unique_ptr<floe::posix_file> open_raw(const std::string& dir) {
+    return create_written(dir + "/raw.bin", 256ull << 20);
 }
 
 // Device write+fdatasync p99 for each block size in `sizes`, printed.
@@ -265,13 +286,27 @@ struct wal_run {
 wal_run run_wal(const std::string& dir, size_t payload_size, int producers,
                 std::chrono::milliseconds duration, double rate_per_producer,
                 int max_outstanding = 64) {
+    // One WAL file for the whole bench, as a broker keeps its WAL: created
+    // and written over once on first use, then each run starts a new WAL in
+    // it (both header copies zeroed). Deleting and re-creating a 256 MiB file
+    // per run made the file system free, discard (this machine mounts with
+    // `discard`) and allocate blocks under the next run's writes.
     std::string path = dir + "/wal.bin";
-    std::filesystem::remove(path);
     constexpr uint64_t capacity = 256ull << 20;
-    auto file = floe::posix_file::open(path, floe::wal_format::k_data_offset + capacity,
-                                       {.zero_fill = true});
-    if (!file) {
-        std::fprintf(stderr, "wal file: %s\n", file.error_value().to_string().c_str());
+    constexpr uint64_t file_size = floe::wal_format::k_data_offset + capacity;
+    std::unique_ptr<floe::posix_file> file;
+    if (std::filesystem::exists(path)) {
+        auto opened_file = floe::posix_file::open(path, file_size, {.create = false});
+        if (!opened_file) {
+            std::fprintf(stderr, "wal file: %s\n", opened_file.error_value().to_string().c_str());
+            std::exit(1);
+        }
+        file = std::move(*opened_file);
+    } else {
+        file = create_written(path, file_size);
+    }
+    floe::aligned_buffer zeros(floe::wal_format::k_data_offset);
+    if (!file->write(0, {zeros.data(), zeros.size()}) || !file->sync()) {
         std::exit(1);
     }
     floe::wal_options o;
@@ -281,7 +316,7 @@ wal_run run_wal(const std::string& dir, size_t payload_size, int producers,
     o.max_in_flight = in_flight();
     o.max_group_bytes = group_bytes();
     o.group_delay = group_delay();
-    auto opened = floe::wal::open(std::shared_ptr<floe::wal_file>(std::move(*file)), o);
+    auto opened = floe::wal::open(std::shared_ptr<floe::wal_file>(std::move(file)), o);
     if (!opened) {
         std::fprintf(stderr, "wal: %s\n", opened.error_value().to_string().c_str());
         std::exit(1);
@@ -386,7 +421,6 @@ wal_run run_wal(const std::string& dir, size_t payload_size, int producers,
     out.samples = std::move(latencies);
     out.cpu_cores = cpu / seconds;
     out.written_bytes_per_s = static_cast<double>(stats.bytes) / seconds;
-    std::filesystem::remove(path);
     return out;
 }
 
@@ -490,6 +524,7 @@ int main() {
         }
         raw.reset();
         std::filesystem::remove(dir + "/raw.bin");
+        std::filesystem::remove(dir + "/wal.bin");
     }
     // The device's write+fdatasync latency alone (one write at a time) at the
     // sizes the WAL wrote at half load (its mean group size per append size,
