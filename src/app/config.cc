@@ -167,7 +167,9 @@ const std::vector<setting>& table() {
                FLOE_FIELD(metadata.type)),
         integer("group.initial_rebalance_delay_ms", "3000", 0, kMaxInt32,
                 "How long the first rebalance of an empty classic group waits for more members "
-                "(Kafka's group.initial.rebalance.delay.ms).",
+                "(Kafka's group.initial.rebalance.delay.ms), again while new ones keep joining. "
+                "Below 5 ms (e.g. 0) each wait is still 5 ms, so consumers started together "
+                "join one generation, as on Kafka.",
                 FLOE_FIELD(group.initial_rebalance_delay_ms)),
         integer("group.min_session_timeout_ms", "6000", 1, kMaxInt32,
                 "Smallest session timeout a classic group member may ask for "

@@ -949,17 +949,21 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
         if (from_empty) {
             g.join_kind = join_timer_kind::initial;
             g.new_member_added = false;
-            g.initial_delay = config.initial_rebalance_delay;
+            g.initial_delay = initial_round();
             g.initial_remaining =
-                std::max(g.rebalance_timeout() - config.initial_rebalance_delay, milliseconds(0));
-            g.join_timer =
-                schedule(timer_kind::join, g.group_id, "", 0, now + config.initial_rebalance_delay);
+                std::max(g.rebalance_timeout() - initial_round(), milliseconds(0));
+            g.join_timer = schedule(timer_kind::join, g.group_id, "", 0, now + initial_round());
         } else {
             g.join_kind = join_timer_kind::rebalance;
             g.join_timer =
                 schedule(timer_kind::join, g.group_id, "", 0, now + g.rebalance_timeout());
             try_complete_join(g);
         }
+    }
+
+    // One round of an Empty group's first rebalance (see group_config).
+    milliseconds initial_round() const {
+        return std::max(config.initial_rebalance_delay, config.min_initial_round);
     }
 
     // A rebalance (not an initial delay) completes as soon as every member
@@ -977,7 +981,7 @@ struct group_coordinator::impl : std::enable_shared_from_this<group_coordinator:
             // Members are still arriving: wait once more, within the
             // rebalance timeout in all.
             g.new_member_added = false;
-            milliseconds delay = std::min(config.initial_rebalance_delay, g.initial_remaining);
+            milliseconds delay = std::min(initial_round(), g.initial_remaining);
             milliseconds remaining =
                 std::max(g.initial_remaining - g.initial_delay, milliseconds(0));
             g.initial_delay = delay;

@@ -127,6 +127,13 @@ struct group_config {
     // group waits for more members, extended by the same again while new
     // members keep joining, up to the rebalance timeout in all.
     std::chrono::milliseconds initial_rebalance_delay{3000};
+    // The shortest wait of each of those rounds, when initial_rebalance_delay
+    // is below it (typically 0, as test and development setups configure):
+    // classic consumers started together then still land in one generation
+    // instead of joining a group that just became Stable one by one (each
+    // latecomer costing the others a heartbeat interval, 3 s). Kafka's rounds
+    // take about as long because of its 5 ms coordinator append linger.
+    std::chrono::milliseconds min_initial_round{5};
     // group.min.session.timeout.ms / group.max.session.timeout.ms.
     std::chrono::milliseconds min_session_timeout{6000};
     std::chrono::milliseconds max_session_timeout{1800000};

@@ -1653,11 +1653,48 @@ TEST_F(GroupTest, NextDeadlineIsTheEarliestTimer) {
     EXPECT_EQ(gc->next_deadline(), now + 3s);  // the initial delay
 }
 
-TEST_F(GroupTest, ZeroInitialDelayCompletesTheJoinAtOnce) {
+TEST_F(GroupTest, ZeroInitialDelayStillWaitsOneShortRoundPerNewMember) {
     config.initial_rebalance_delay = 0ms;
+    start();
+    EXPECT_EQ(config.min_initial_round, 5ms);
+    std::string a, b, c;
+    auto ja = join_new("a", a);
+    EXPECT_FALSE(ja->done());
+    advance(3ms);
+    auto jb = join_new("b", b);  // within the first round
+    advance(2ms);                // first round over; b joined during it
+    EXPECT_FALSE(ja->done());
+    advance(4ms);
+    auto jc = join_new("c", c);  // within the second round
+    advance(1ms);
+    EXPECT_FALSE(ja->done());
+    advance(5ms);  // a third round, since c joined; nobody new: done
+    for (const auto& j : {ja, jb, jc}) {
+        ASSERT_TRUE(j->done());
+        EXPECT_EQ(j->value->error, group_error::none);
+        EXPECT_EQ(j->value->generation_id, 1);
+    }
+    EXPECT_EQ(ja->value->members.size(), 3u);  // one generation for all three
+}
+
+TEST_F(GroupTest, ZeroInitialDelayAndNoMinimumRoundCompletesTheJoinAtOnce) {
+    config.initial_rebalance_delay = 0ms;
+    config.min_initial_round = 0ms;
     start();
     std::string id;
     auto j = join_new("a", id);
+    ASSERT_TRUE(j->done());
+    EXPECT_EQ(j->value->generation_id, 1);
+}
+
+TEST_F(GroupTest, MinimumInitialRoundDoesNotShortenOrLengthenAConfiguredDelay) {
+    config.initial_rebalance_delay = 100ms;
+    start();
+    std::string id;
+    auto j = join_new("a", id);
+    advance(99ms);
+    EXPECT_FALSE(j->done());
+    advance(1ms);
     ASSERT_TRUE(j->done());
     EXPECT_EQ(j->value->generation_id, 1);
 }
