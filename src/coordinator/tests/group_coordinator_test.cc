@@ -1613,9 +1613,9 @@ TEST_F(GroupTest, ReplayedCommitTimesAtTheEndsOfTheClockExpireWithoutOverflow) {
     std::vector<log_record> records{
         offset_record(0, std::numeric_limits<int64_t>::min()),  // long ago: due
         offset_record(1, std::numeric_limits<int64_t>::max()),  // far future: kept
-        offset_record(2, std::chrono::duration_cast<std::chrono::milliseconds>(
-                             now.time_since_epoch())
-                             .count()),  // now: kept until seven days pass
+        offset_record(2,
+                      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch())
+                          .count()),  // now: kept until seven days pass
     };
     ASSERT_TRUE(gc->replay(records).has_value());
     advance(10min);
