@@ -11,7 +11,8 @@ Measures, against one `floe serve` on a fresh data directory on loopback:
     it can for about --seconds;
   - latency at half of that throughput: p50 / p99 / p99.9 from the same tool
     paced with --throughput;
-  - resident memory of the broker at the end of the max-throughput run.
+  - resident memory of the broker at the end of the max-throughput run, and
+    its CPU (utime + stime) over that run per GB produced.
 Prints a summary and writes bench/results/broker_producer.json. Fails loudly
 (non-zero exit naming the step) when a tool or the broker fails; it never
 reports a figure it did not measure.
@@ -31,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from kafka_perf import ToolOutputError, parse_producer_summary, rss_kib  # noqa: E402
+from kafka_perf import ToolOutputError, cpu_seconds, parse_producer_summary, rss_kib  # noqa: E402
 
 
 def kafka_classpath():
@@ -102,7 +103,11 @@ def main():
         # A short calibration run sizes the max run to about --seconds.
         calib = producer_perf(cp, port, "perf", 50000, -1, 300)
         records = max(100000, int(calib["records_per_s"] * args.seconds))
+        cpu_before = cpu_seconds(broker.pid)
         peak = producer_perf(cp, port, "perf", records, -1, 60 + 4 * args.seconds)
+        # Broker CPU per GB produced during the max run (1 KiB records).
+        peak["broker_cpu_s"] = round(cpu_seconds(broker.pid) - cpu_before, 2)
+        peak["broker_cpu_s_per_gb"] = round(peak["broker_cpu_s"] / (records * 1024 / 1e9), 2)
         results["max"] = peak
         results["rss_after_max_mib"] = round(rss_kib(broker.pid) / 1024, 1)
         half_rate = int(peak["records_per_s"] / 2)
@@ -126,7 +131,8 @@ def main():
     print(f"start-up to accepting: {results['startup_ms']} ms; idle RSS {results['idle_rss_mib']} MiB; "
           f"RSS after max run {results['rss_after_max_mib']} MiB")
     print(f"max: {m['records_per_s']:.0f} records/s ({m['mb_per_s']:.1f} MB/s), "
-          f"p50 {m['p50_ms']} ms p99 {m['p99_ms']} ms p99.9 {m['p999_ms']} ms")
+          f"p50 {m['p50_ms']} ms p99 {m['p99_ms']} ms p99.9 {m['p999_ms']} ms; "
+          f"broker CPU {m['broker_cpu_s']} s = {m['broker_cpu_s_per_gb']} s/GB")
     print(f"half ({h['target_records_per_s']} records/s): {h['records_per_s']:.0f} records/s, "
           f"p50 {h['p50_ms']} ms p99 {h['p99_ms']} ms p99.9 {h['p999_ms']} ms")
     print(f"SIGTERM exit code {results['broker_exit_code']}; results in {args.out}")

@@ -77,6 +77,14 @@ status object_builder::add(stream_id stream, const entry& e) {
     return {};
 }
 
+void object_builder::reserve(size_t entries, size_t payload_bytes) {
+    // A block holds at least one entry, so the index has at most `entries`
+    // rows.
+    _data.reserve(_data.size() + payload_bytes +
+                  entries * (layout::kEntryHeaderSize + layout::kIndexEntrySize) +
+                  layout::kFooterSize);
+}
+
 void object_builder::close_block() {
     _open.position = _open_start;
     _open.size = static_cast<uint32_t>(_data.size() - _open_start);

@@ -66,6 +66,11 @@ public:
     // builder unchanged.
     status add(stream_id stream, const entry& e);
 
+    // Sizes the object's buffer for `entries` entries of `payload_bytes` in
+    // all (an upper bound of the object, index and footer included), so
+    // building it neither copies it to grow nor faults in pages twice.
+    void reserve(size_t entries, size_t payload_bytes);
+
     bool empty() const { return _blocks.empty() && _open_entries == 0; }
     // Bytes of data blocks so far (the object is this plus index and footer).
     size_t data_size() const { return _data.size(); }

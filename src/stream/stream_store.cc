@@ -1012,10 +1012,21 @@ status stream_store::upload_round() {
         object_record record;
     };
     std::vector<building> outputs;
-    std::map<stream_id, size_t> output_of;  // stream -> index in outputs
+    auto slot_of = [&](stream_id stream) {
+        return stream_bytes[stream] >= _options.stream_object_bytes ? stream
+                                                                    : stream_id(UINT64_MAX);
+    };
+    // Entries and payload bytes per output, to size each object's buffer once.
+    std::map<stream_id, std::pair<size_t, size_t>> output_size;
+    for (const auto& item : items) {
+        auto& [entries, bytes] = output_size[slot_of(item.stream)];
+        entries += 1;
+        bytes += item.pending.payload_bytes;
+    }
+    std::map<stream_id, size_t> output_of;  // output slot -> index in outputs
     auto output_for = [&](stream_id stream) -> result<size_t> {
-        bool own = stream_bytes[stream] >= _options.stream_object_bytes;
-        auto found = output_of.find(own ? stream : stream_id(UINT64_MAX));
+        stream_id slot = slot_of(stream);
+        auto found = output_of.find(slot);
         if (found != output_of.end()) {
             return found->second;
         }
@@ -1025,7 +1036,9 @@ status stream_store::upload_round() {
         }
         outputs.push_back(building{*id, object_builder(*id, _options.object_block_size), {}});
         outputs.back().record.key = object_key_for(*id);
-        output_of[own ? stream : stream_id(UINT64_MAX)] = outputs.size() - 1;
+        const auto& [entries, bytes] = output_size[slot];
+        outputs.back().builder.reserve(entries, bytes);
+        output_of[slot] = outputs.size() - 1;
         return outputs.size() - 1;
     };
     std::map<stream_id, offset> new_ends;
@@ -1463,9 +1476,22 @@ status stream_store::run_compaction_once() {
     std::vector<building> outputs;
     std::map<stream_id, size_t> output_of;
     const stream_id shared_output(UINT64_MAX);
+    auto slot_of = [&](stream_id stream) {
+        return stream_bytes[stream] >= _options.stream_object_bytes ? stream : shared_output;
+    };
+    // Entries and bytes per output, to size each object's buffer once (block
+    // sizes include their entry headers: a slight overestimate).
+    std::map<stream_id, std::pair<size_t, size_t>> output_size;
     for (const auto& [stream, refs] : plan) {
-        stream_id slot =
-            stream_bytes[stream] >= _options.stream_object_bytes ? stream : shared_output;
+        auto& [entries, bytes] = output_size[slot_of(stream)];
+        for (const auto& ref : refs) {
+            const block_index& index = views[ref.object].blocks[ref.block];
+            entries += index.entry_count;
+            bytes += index.size;
+        }
+    }
+    for (const auto& [stream, refs] : plan) {
+        stream_id slot = slot_of(stream);
         auto found = output_of.find(slot);
         size_t which = 0;
         if (found == output_of.end()) {
@@ -1479,6 +1505,8 @@ status stream_store::run_compaction_once() {
             }
             outputs.push_back(building{*id, object_builder(*id, _options.object_block_size), {}});
             outputs.back().record.key = object_key_for(*id);
+            const auto& [entries, bytes] = output_size[slot];
+            outputs.back().builder.reserve(entries, bytes);
             which = outputs.size() - 1;
             output_of[slot] = which;
         } else {

@@ -190,5 +190,28 @@ TEST(ObjectFormat, ManyBlocksOfOneStream) {
     EXPECT_TRUE(found);
 }
 
+// reserve() bounds the whole object (data, index, footer): built into the
+// reserved buffer, the object never grows it, even when every entry is a
+// block of its own (the largest index), and it parses as without reserve().
+TEST(ObjectFormat, ReservedBuilderNeverGrowsItsBuffer) {
+    std::string payload(300, 'r');
+    for (size_t block_size : {size_t{1}, size_t{4096}}) {
+        object_builder builder(object_id(5), block_size);
+        builder.reserve(40, 40 * payload.size());
+        for (int i = 0; i < 40; ++i) {
+            ASSERT_TRUE(builder.add(stream_id(1 + i / 10), {offset(i), 1, i, span_of(payload)}));
+        }
+        byte_vector object = builder.finish();
+        EXPECT_EQ(object.capacity(), 40 * (payload.size() + layout::kEntryHeaderSize +
+                                           layout::kIndexEntrySize) +
+                                         layout::kFooterSize)
+            << "block size " << block_size;
+        EXPECT_LE(object.size(), object.capacity());
+        auto view = parse_object(object);
+        ASSERT_TRUE(view.has_value());
+        EXPECT_EQ(view->blocks.size(), block_size == 1 ? 40u : 4u);
+    }
+}
+
 }  // namespace
 }  // namespace floe::stream
