@@ -85,6 +85,14 @@ void object_builder::reserve(size_t entries, size_t payload_bytes) {
                   layout::kFooterSize);
 }
 
+void object_builder::adopt_buffer(byte_vector buffer) {
+    if (!empty()) {
+        abort_with("object_builder::adopt_buffer on a builder holding entries");
+    }
+    _data = std::move(buffer);
+    _data.clear();
+}
+
 void object_builder::close_block() {
     _open.position = _open_start;
     _open.size = static_cast<uint32_t>(_data.size() - _open_start);

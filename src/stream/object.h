@@ -70,6 +70,10 @@ public:
     // all (an upper bound of the object, index and footer included), so
     // building it neither copies it to grow nor faults in pages twice.
     void reserve(size_t entries, size_t payload_bytes);
+    // Builds into `buffer` (its contents dropped, its capacity kept): a
+    // buffer returned by an earlier finish() spares faulting in fresh pages.
+    // Only while the builder is empty.
+    void adopt_buffer(byte_vector buffer);
 
     bool empty() const { return _blocks.empty() && _open_entries == 0; }
     // Bytes of data blocks so far (the object is this plus index and footer).

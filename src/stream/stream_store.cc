@@ -7,6 +7,7 @@
 #include <cstring>
 #include <mutex>
 #include <set>
+#include <utility>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -917,7 +918,9 @@ void stream_store::uploader_loop() {
     auto backoff = _options.retry_initial;
     const auto tick = std::max(std::chrono::milliseconds(1),
                                std::min(_options.upload_age / 4, std::chrono::milliseconds(50)));
+    auto last_round = std::chrono::steady_clock::now();
     while (true) {
+        bool due = false;
         {
             std::unique_lock lock(_mutex);
             _uploader_wake.wait_for(lock, tick,
@@ -925,12 +928,18 @@ void stream_store::uploader_loop() {
             if (_stopping) {
                 return;
             }
-            if (!upload_due_locked()) {
-                continue;
+            due = upload_due_locked();
+        }
+        if (!due) {
+            if (std::chrono::steady_clock::now() - last_round > kSpareBufferIdle) {
+                std::lock_guard upload_lock(_upload_mutex);
+                _spare_object_buffer = byte_vector();
             }
+            continue;
         }
         uint64_t uploaded_before = statistics().objects_uploaded;
         status done = upload_round();
+        last_round = std::chrono::steady_clock::now();
         if (done) {
             backoff = _options.retry_initial;
             if (statistics().objects_uploaded == uploaded_before && !sleep_for(tick)) {
@@ -1036,6 +1045,9 @@ status stream_store::upload_round() {
         }
         outputs.push_back(building{*id, object_builder(*id, _options.object_block_size), {}});
         outputs.back().record.key = object_key_for(*id);
+        if (_spare_object_buffer.capacity() > 0) {
+            outputs.back().builder.adopt_buffer(std::exchange(_spare_object_buffer, {}));
+        }
         const auto& [entries, bytes] = output_size[slot];
         outputs.back().builder.reserve(entries, bytes);
         output_of[slot] = outputs.size() - 1;
@@ -1072,6 +1084,9 @@ status stream_store::upload_round() {
         //    object put before a failure is garbage for the next recovery).
         FLOE_TRY(_objects->put(out.record.key, bytes));
         records.emplace_back(out.id, std::move(out.record));
+        if (bytes.capacity() > _spare_object_buffer.capacity()) {
+            _spare_object_buffer = std::move(bytes);
+        }
     }
     for (const auto& [stream, index] : output_of) {
         stream_objects += stream != stream_id(UINT64_MAX) ? 1 : 0;

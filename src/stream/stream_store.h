@@ -126,12 +126,13 @@ struct stream_store_options {
     size_t max_object_bytes = 64 << 20;
     // Memory for building objects, outside the two caches (the budget is
     // log_cache_bytes + block_cache_bytes + this + a fixed overhead). An
-    // upload round copies its payloads into the object being built, whose
-    // buffer may transiently hold twice that while it grows, so a round takes
-    // at most build_memory_bytes / 2 of payload (and max_object_bytes). A
-    // compaction holds its source objects, the outputs and the growing
-    // buffer's transient copy, so a group takes at most build_memory_bytes / 3
-    // of source objects (and compaction_max_bytes). Upload and compaction
+    // upload round copies its payloads into the objects being built (each
+    // buffer sized once for its whole object; the largest is kept for the
+    // next round while uploads go on). A round takes at most
+    // build_memory_bytes / 2 of payload (and max_object_bytes): the half is a
+    // margin kept from when buffers grew by doubling. A compaction holds its
+    // source objects and the outputs, so a group takes at most
+    // build_memory_bytes / 3 of source objects (and compaction_max_bytes). Upload and compaction
     // never build at the same time. 0 = no cap beyond max_object_bytes and
     // compaction_max_bytes.
     size_t build_memory_bytes = 48 << 20;
@@ -404,6 +405,12 @@ private:
     static constexpr uint64_t kObjectIdBatch = 16;
     uint64_t _id_pool_next = 0;
     uint64_t _id_pool_end = 0;
+    // The largest object buffer of the last upload round, cleared, for the
+    // next round to build into (fresh buffers of tens of MiB cost a page
+    // fault and a zeroed page per 4 KiB); freed after kSpareBufferIdle
+    // without an upload round. Guarded by _upload_mutex.
+    static constexpr std::chrono::seconds kSpareBufferIdle{5};
+    byte_vector _spare_object_buffer;
     std::thread _uploader;
 
     std::mutex _compaction_mutex;

@@ -213,5 +213,32 @@ TEST(ObjectFormat, ReservedBuilderNeverGrowsItsBuffer) {
     }
 }
 
+// A buffer from an earlier finish() is built into in place (no new
+// allocation when it is large enough), and the object is byte-identical to
+// one built from scratch.
+TEST(ObjectFormat, AdoptedBufferIsReusedAndChangesNothing) {
+    object_builder first(object_id(9), 64);
+    first.reserve(5, 1000);
+    ASSERT_TRUE(first.add(stream_id(1), {offset(0), 1, 1, span_of(std::string(900, 'x'))}));
+    byte_vector used = first.finish();
+    size_t capacity = used.capacity();
+    const uint8_t* storage = used.data();
+
+    object_builder reused(object_id(42), 64);
+    reused.adopt_buffer(std::move(used));
+    byte_vector again = [&] {
+        static const std::string payloads[] = {"alpha", "bravo-bravo", "charlie", "delta", "echo"};
+        EXPECT_TRUE(reused.add(stream_id(1), {offset(100), 2, 1000, span_of(payloads[0])}));
+        EXPECT_TRUE(reused.add(stream_id(1), {offset(102), 1, 1001, span_of(payloads[1])}));
+        EXPECT_TRUE(reused.add(stream_id(1), {offset(103), 5, 999, span_of(payloads[2])}));
+        EXPECT_TRUE(reused.add(stream_id(7), {offset(0), 1, 2000, span_of(payloads[3])}));
+        EXPECT_TRUE(reused.add(stream_id(7), {offset(1), 3, 2005, span_of(payloads[4])}));
+        return reused.finish();
+    }();
+    EXPECT_EQ(again, golden_object());  // the golden test's entries
+    EXPECT_EQ(again.data(), storage);
+    EXPECT_EQ(again.capacity(), capacity);
+}
+
 }  // namespace
 }  // namespace floe::stream
