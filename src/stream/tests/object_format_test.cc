@@ -21,15 +21,20 @@ byte_span span_of(const std::string& s) {
 
 // The fixed object of the golden test: two streams, block size 64 so that
 // stream 1 spans two blocks.
-byte_vector golden_object() {
+// `builder` is object 42 with block size 64.
+byte_vector build_golden(object_builder& builder) {
     static const std::string payloads[] = {"alpha", "bravo-bravo", "charlie", "delta", "echo"};
-    object_builder builder(object_id(42), 64);
     EXPECT_TRUE(builder.add(stream_id(1), {offset(100), 2, 1000, span_of(payloads[0])}));
     EXPECT_TRUE(builder.add(stream_id(1), {offset(102), 1, 1001, span_of(payloads[1])}));
     EXPECT_TRUE(builder.add(stream_id(1), {offset(103), 5, 999, span_of(payloads[2])}));
     EXPECT_TRUE(builder.add(stream_id(7), {offset(0), 1, 2000, span_of(payloads[3])}));
     EXPECT_TRUE(builder.add(stream_id(7), {offset(1), 3, 2005, span_of(payloads[4])}));
     return builder.finish();
+}
+
+byte_vector golden_object() {
+    object_builder builder(object_id(42), 64);
+    return build_golden(builder);
 }
 
 byte_vector read_file(const std::filesystem::path& path) {
@@ -202,9 +207,9 @@ TEST(ObjectFormat, ReservedBuilderNeverGrowsItsBuffer) {
             ASSERT_TRUE(builder.add(stream_id(1 + i / 10), {offset(i), 1, i, span_of(payload)}));
         }
         byte_vector object = builder.finish();
-        EXPECT_EQ(object.capacity(), 40 * (payload.size() + layout::kEntryHeaderSize +
-                                           layout::kIndexEntrySize) +
-                                         layout::kFooterSize)
+        EXPECT_EQ(object.capacity(),
+                  40 * (payload.size() + layout::kEntryHeaderSize + layout::kIndexEntrySize) +
+                      layout::kFooterSize)
             << "block size " << block_size;
         EXPECT_LE(object.size(), object.capacity());
         auto view = parse_object(object);
@@ -226,16 +231,8 @@ TEST(ObjectFormat, AdoptedBufferIsReusedAndChangesNothing) {
 
     object_builder reused(object_id(42), 64);
     reused.adopt_buffer(std::move(used));
-    byte_vector again = [&] {
-        static const std::string payloads[] = {"alpha", "bravo-bravo", "charlie", "delta", "echo"};
-        EXPECT_TRUE(reused.add(stream_id(1), {offset(100), 2, 1000, span_of(payloads[0])}));
-        EXPECT_TRUE(reused.add(stream_id(1), {offset(102), 1, 1001, span_of(payloads[1])}));
-        EXPECT_TRUE(reused.add(stream_id(1), {offset(103), 5, 999, span_of(payloads[2])}));
-        EXPECT_TRUE(reused.add(stream_id(7), {offset(0), 1, 2000, span_of(payloads[3])}));
-        EXPECT_TRUE(reused.add(stream_id(7), {offset(1), 3, 2005, span_of(payloads[4])}));
-        return reused.finish();
-    }();
-    EXPECT_EQ(again, golden_object());  // the golden test's entries
+    byte_vector again = build_golden(reused);
+    EXPECT_EQ(again, golden_object());
     EXPECT_EQ(again.data(), storage);
     EXPECT_EQ(again.capacity(), capacity);
 }
