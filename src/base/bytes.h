@@ -5,7 +5,12 @@
 // returns zero/empty, and the caller checks ok() once at the end of a unit of
 // decoding. It never allocates and never reads outside its span.
 //
-// byte_writer appends to an owned std::vector<uint8_t>.
+// byte_writer appends to a std::vector<uint8_t> (its own, or one it is
+// given); basic_byte_writer does the same for another byte vector type, such
+// as page_aligned_bytes.
+//
+// page_aligned_bytes is a byte vector whose storage starts on a 4096-byte
+// boundary, for buffers written with O_DIRECT without a bounce copy.
 //
 // Integers are big-endian (Kafka's and Floe's on-disk byte order). Varints are
 // the protobuf encoding: unsigned LEB128, and zig-zag for signed values.
@@ -13,8 +18,10 @@
 // Threading: both are plain values owned by one thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,6 +34,25 @@ namespace floe {
 
 using byte_span = std::span<const uint8_t>;
 using byte_vector = std::vector<uint8_t>;
+
+// Allocates storage aligned to 4096 bytes (see page_aligned_bytes).
+template <typename T>
+struct page_aligned_allocator {
+    using value_type = T;
+    static constexpr std::align_val_t alignment{4096};
+
+    page_aligned_allocator() = default;
+    template <typename U>
+    page_aligned_allocator(const page_aligned_allocator<U>&) noexcept {}
+
+    T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), alignment)); }
+    void deallocate(T* p, size_t) noexcept { ::operator delete(p, alignment); }
+    template <typename U>
+    bool operator==(const page_aligned_allocator<U>&) const noexcept {
+        return true;
+    }
+};
+using page_aligned_bytes = std::vector<uint8_t, page_aligned_allocator<uint8_t>>;
 
 class byte_reader {
 public:
@@ -136,12 +162,13 @@ private:
     std::optional<error> _error;
 };
 
-class byte_writer {
+template <typename Buffer>
+class basic_byte_writer {
 public:
-    byte_writer() = default;
-    explicit byte_writer(byte_vector& out) : _out(&out) {}
+    basic_byte_writer() = default;
+    explicit basic_byte_writer(Buffer& out) : _out(&out) {}
 
-    byte_vector& buffer() { return *_out; }
+    Buffer& buffer() { return *_out; }
     size_t size() const { return _out->size(); }
 
     void write_int8(int8_t v) { _out->push_back(static_cast<uint8_t>(v)); }
@@ -173,9 +200,7 @@ public:
         write_uvarint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
     }
     void write_bytes(byte_span data) { _out->insert(_out->end(), data.begin(), data.end()); }
-    void write_bytes(std::string_view data) {
-        _out->insert(_out->end(), data.begin(), data.end());
-    }
+    void write_bytes(std::string_view data) { _out->insert(_out->end(), data.begin(), data.end()); }
     // Overwrites 4 bytes at `position` (already written) with a big-endian value.
     void patch_int32(size_t position, int32_t v) {
         auto u = static_cast<uint32_t>(v);
@@ -196,9 +221,10 @@ private:
         _out->insert(_out->end(), tmp, tmp + sizeof(U));
     }
 
-    byte_vector _owned;
-    byte_vector* _out = &_owned;
+    Buffer _owned;
+    Buffer* _out = &_owned;
 };
+using byte_writer = basic_byte_writer<byte_vector>;
 
 // Number of bytes write_uvarint(v) emits.
 constexpr size_t uvarint_size(uint64_t v) {

@@ -62,7 +62,7 @@ status object_builder::add(stream_id stream, const entry& e) {
         _open.max_timestamp = e.max_timestamp;
         _open_start = _data.size();
     }
-    byte_writer writer(_data);
+    basic_byte_writer<page_aligned_bytes> writer(_data);
     writer.write_int64(e.base_offset.value());
     writer.write_int32(e.record_count);
     writer.write_uint32(static_cast<uint32_t>(e.payload.size()));
@@ -85,7 +85,7 @@ void object_builder::reserve(size_t entries, size_t payload_bytes) {
                   layout::kFooterSize);
 }
 
-void object_builder::adopt_buffer(byte_vector buffer) {
+void object_builder::adopt_buffer(page_aligned_bytes buffer) {
     if (!empty()) {
         abort_with("object_builder::adopt_buffer on a builder holding entries");
     }
@@ -102,12 +102,12 @@ void object_builder::close_block() {
     _open_entries = 0;
 }
 
-byte_vector object_builder::finish() {
+page_aligned_bytes object_builder::finish() {
     if (_open_entries > 0) {
         close_block();
     }
-    byte_vector out = std::move(_data);
-    byte_writer writer(out);
+    page_aligned_bytes out = std::move(_data);
+    basic_byte_writer<page_aligned_bytes> writer(out);
     uint64_t index_position = out.size();
     for (const block_index& b : _blocks) {
         writer.write_uint64(b.stream.value());

@@ -73,22 +73,23 @@ public:
     // Builds into `buffer` (its contents dropped, its capacity kept): a
     // buffer returned by an earlier finish() spares faulting in fresh pages.
     // Only while the builder is empty.
-    void adopt_buffer(byte_vector buffer);
+    void adopt_buffer(page_aligned_bytes buffer);
 
     bool empty() const { return _blocks.empty() && _open_entries == 0; }
     // Bytes of data blocks so far (the object is this plus index and footer).
     size_t data_size() const { return _data.size(); }
 
-    // Closes the last block and returns the object's bytes. The builder is
+    // Closes the last block and returns the object's bytes, in page-aligned
+    // storage (an O_DIRECT put then needs no bounce copy). The builder is
     // left empty for reuse with the same id.
-    byte_vector finish();
+    page_aligned_bytes finish();
 
 private:
     void close_block();
 
     object_id _id;
     size_t _block_size;
-    byte_vector _data;
+    page_aligned_bytes _data;
     std::vector<block_index> _blocks;
     // The block being filled.
     block_index _open;

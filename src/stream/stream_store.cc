@@ -933,7 +933,7 @@ void stream_store::uploader_loop() {
         if (!due) {
             if (std::chrono::steady_clock::now() - last_round > kSpareBufferIdle) {
                 std::lock_guard upload_lock(_upload_mutex);
-                _spare_object_buffer = byte_vector();
+                _spare_object_buffer = page_aligned_bytes();
             }
             continue;
         }
@@ -1078,7 +1078,7 @@ status stream_store::upload_round() {
     std::vector<std::pair<object_id, object_record>> records;
     size_t stream_objects = 0;
     for (auto& out : outputs) {
-        byte_vector bytes = out.builder.finish();
+        page_aligned_bytes bytes = out.builder.finish();
         out.record.size = bytes.size();
         // 3. Put (the uploader's caller retries with backoff on failure; an
         //    object put before a failure is garbage for the next recovery).
@@ -1555,7 +1555,7 @@ status stream_store::run_compaction_once() {
         }
     };
     for (auto& out : outputs) {
-        byte_vector bytes = out.builder.finish();
+        page_aligned_bytes bytes = out.builder.finish();
         out.record.size = bytes.size();
         status put = _objects->put(out.record.key, bytes);
         if (!put) {

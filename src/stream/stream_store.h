@@ -410,7 +410,7 @@ private:
     // fault and a zeroed page per 4 KiB); freed after kSpareBufferIdle
     // without an upload round. Guarded by _upload_mutex.
     static constexpr std::chrono::seconds kSpareBufferIdle{5};
-    byte_vector _spare_object_buffer;
+    page_aligned_bytes _spare_object_buffer;
     std::thread _uploader;
 
     std::mutex _compaction_mutex;
