@@ -20,6 +20,17 @@
 namespace floe::stream {
 namespace {
 
+// Where an upload round or a compaction puts a stream's data: an object of
+// its own (a stream object, keyed by the stream) once the stream has
+// `stream_object_bytes` in it, else the one stream-set object.
+constexpr stream_id k_stream_set_output(UINT64_MAX);
+stream_id output_slot(const std::map<stream_id, uint64_t>& stream_bytes, stream_id stream,
+                      uint64_t stream_object_bytes) {
+    auto found = stream_bytes.find(stream);
+    bool own = found != stream_bytes.end() && found->second >= stream_object_bytes;
+    return own ? stream : k_stream_set_output;
+}
+
 // The WAL payload of an entry is this header followed by the entry's bytes.
 void encode_wal_payload_header(int64_t max_timestamp,
                                std::array<uint8_t, kWalPayloadHeaderSize>& out) {
@@ -1011,7 +1022,7 @@ status stream_store::upload_round() {
     // 2. Build the objects (payloads from the log cache, else the WAL): one
     //    stream object per stream with at least stream_object_bytes, one
     //    stream-set object with the rest.
-    std::map<stream_id, size_t> stream_bytes;
+    std::map<stream_id, uint64_t> stream_bytes;
     for (const auto& item : items) {
         stream_bytes[item.stream] += item.pending.payload_bytes;
     }
@@ -1022,8 +1033,7 @@ status stream_store::upload_round() {
     };
     std::vector<building> outputs;
     auto slot_of = [&](stream_id stream) {
-        return stream_bytes[stream] >= _options.stream_object_bytes ? stream
-                                                                    : stream_id(UINT64_MAX);
+        return output_slot(stream_bytes, stream, _options.stream_object_bytes);
     };
     // Entries and payload bytes per output, to size each object's buffer once.
     std::map<stream_id, std::pair<size_t, size_t>> output_size;
@@ -1089,7 +1099,7 @@ status stream_store::upload_round() {
         }
     }
     for (const auto& [stream, index] : output_of) {
-        stream_objects += stream != stream_id(UINT64_MAX) ? 1 : 0;
+        stream_objects += stream != k_stream_set_output ? 1 : 0;
     }
     // 4. Commit atomically; fenced streams make the commit fail.
     status committed = commit_objects(records, new_ends);
@@ -1490,9 +1500,8 @@ status stream_store::run_compaction_once() {
     };
     std::vector<building> outputs;
     std::map<stream_id, size_t> output_of;
-    const stream_id shared_output(UINT64_MAX);
     auto slot_of = [&](stream_id stream) {
-        return stream_bytes[stream] >= _options.stream_object_bytes ? stream : shared_output;
+        return output_slot(stream_bytes, stream, _options.stream_object_bytes);
     };
     // Entries and bytes per output, to size each object's buffer once (block
     // sizes include their entry headers: a slight overestimate).
