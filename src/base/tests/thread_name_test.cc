@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace floe {
@@ -15,26 +16,25 @@ std::string current_name() {
     return name;
 }
 
-TEST(ThreadName, NamesTheCallingThreadOnly) {
-    std::string before = current_name();
+// The name a new thread reports after set_thread_name(name).
+std::string name_in_new_thread(std::string_view name) {
     std::string seen;
     std::thread t([&] {
-        set_thread_name("wal-io");
+        set_thread_name(name);
         seen = current_name();
     });
     t.join();
-    EXPECT_EQ(seen, "wal-io");
+    return seen;
+}
+
+TEST(ThreadName, NamesTheCallingThreadOnly) {
+    std::string before = current_name();
+    EXPECT_EQ(name_in_new_thread("wal-io"), "wal-io");
     EXPECT_EQ(current_name(), before);
 }
 
 TEST(ThreadName, LongNamesAreCutToWhatLinuxKeeps) {
-    std::string seen;
-    std::thread t([&] {
-        set_thread_name("a-name-longer-than-fifteen-characters");
-        seen = current_name();
-    });
-    t.join();
-    EXPECT_EQ(seen, "a-name-longer-t");
+    EXPECT_EQ(name_in_new_thread("a-name-longer-than-fifteen-characters"), "a-name-longer-t");
 }
 
 }  // namespace
